@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RootCause(models.TextChoices):
+    """The fishbone groups that complaint categories roll up to."""
+
+    PEOPLE = "people", _("People")
+    PROCESS = "process", _("Process")
+    PRODUCT = "product", _("Product")
+    TOOLS = "tools", _("Tools and technology")
+    ENVIRONMENT = "environment", _("Environment")
+    POLICY = "policy", _("Policy")
+
+
+class ComplaintCategory(models.Model):
+    """An admin-managed category of the complaint taxonomy."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    root_cause = models.CharField(_("root cause"), max_length=16, choices=RootCause.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["root_cause", "name"]
+        verbose_name = _("complaint category")
+        verbose_name_plural = _("complaint categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    """A follow-up (opened by a low score) or a complaint, worked to closure within SLA."""
+
+    class Kind(models.TextChoices):
+        FOLLOW_UP = "follow_up", _("Follow-up")
+        COMPLAINT = "complaint", _("Complaint")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
+    customer = models.ForeignKey(
+        "surveys.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    response = models.OneToOneField(
+        "surveys.Response",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="case",
+    )
+    category = models.ForeignKey(
+        ComplaintCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    channel = models.CharField(_("channel"), max_length=8, blank=True)
+    # The staff member who served the customer (not the assignee) and their team then.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="served_cases",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    contact_count = models.PositiveSmallIntegerField(_("customer contacts"), default=0)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["kind", "opened_at"], name="case_kind_opened_idx")]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class ImprovementAction(models.Model):
+    """A cross-department action that the collected problems feed (问题转化)."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_actions"
+    )
+    lead_department = models.CharField(_("lead department"), max_length=120)
+    supporting_departments = models.CharField(
+        _("supporting departments"), max_length=300, blank=True
+    )
+    deadline = models.DateField(_("deadline"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PLANNED
+    )
+    cases = models.ManyToManyField(Case, blank=True, related_name="actions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["deadline"]
+        verbose_name = _("improvement action")
+        verbose_name_plural = _("improvement actions")
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django import template
+from django.utils.formats import number_format
+
+register = template.Library()
+
+
+@register.filter
+def metric(value: float | None) -> str:
+    """A stored (unrounded) figure shown with one decimal, as metrics.md asks."""
+    if value is None:
+        return ""
+    return number_format(round(value, 1), decimal_pos=1)

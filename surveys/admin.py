@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from surveys.models import Answer, Customer, Dimension, Question, Response, Survey, Touchpoint
+
+
+class QuestionInline(admin.TabularInline):
+    model = Question
+    extra = 0
+    fk_name = "survey"
+    fields = ("position", "kind", "text", "is_required", "scale_min", "scale_max", "dimension")
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    list_display = ("title", "status", "touchpoint", "created_at")
+    list_filter = ("status",)
+    inlines = [QuestionInline]
+
+
+class AnswerInline(admin.TabularInline):
+    model = Answer
+    extra = 0
+    readonly_fields = ("question", "grid_row", "choice", "number", "text")
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ("pk", "survey", "channel", "status", "submitted_at", "is_test", "is_spam")
+    list_filter = ("channel", "status", "is_test", "is_spam")
+    raw_id_fields = ("customer", "agent")
+    inlines = [AnswerInline]
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "name", "segment", "language")
+    list_filter = ("segment", "language")
+    search_fields = ("external_id", "name", "email")
+
+
+admin.site.register(Touchpoint)
+admin.site.register(Dimension)

@@ -1,0 +1,346 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def new_public_id() -> str:
+    """An unguessable id for a survey's public link (96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web link")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    QR = "qr", _("QR code")
+    PHONE = "phone", _("Phone callback")
+    EMBED = "embed", _("Embedded widget")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+
+
+class Segment(models.TextChoices):
+    HIGH_VALUE = "high_value", _("High-value")
+    NORMAL = "normal", _("Normal")
+    CHURN_RISK = "churn_risk", _("Churn risk")
+
+
+class Touchpoint(models.Model):
+    """A moment of the customer journey (first consultation, delivery, after-sales support)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(_("journey order"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("touchpoint")
+        verbose_name_plural = _("touchpoints")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Dimension(models.Model):
+    """A quality dimension that scored answers are tagged with (response speed, empathy...)."""
+
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("dimension")
+        verbose_name_plural = _("dimensions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    """Someone who answers surveys; never signs in."""
+
+    external_id = models.CharField(_("external id"), max_length=120, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    segment = models.CharField(
+        _("segment"), max_length=16, choices=Segment.choices, default=Segment.NORMAL
+    )
+    language = models.CharField(
+        _("language"), max_length=16, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    consents_to_contact = models.BooleanField(_("consents to contact"), default=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Survey(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    introduction = models.TextField(_("introduction"), blank=True)
+    thank_you_message = models.TextField(_("thank-you message"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    touchpoint = models.ForeignKey(
+        Touchpoint,
+        verbose_name=_("touchpoint"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="surveys",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="surveys",
+    )
+    is_anonymous = models.BooleanField(
+        _("anonymous"), default=False, help_text=_("Never link responses to a customer.")
+    )
+    stores_client_details = models.BooleanField(
+        _("store IP address and browser"),
+        default=False,
+        help_text=_("Off by default: keep the respondent's IP address and user agent."),
+    )
+    retention_days = models.PositiveIntegerField(
+        _("retention (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Delete responses older than this; empty keeps them."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        NPS = "nps", _("Net Promoter Score (0-10)")
+        CSAT = "csat", _("Satisfaction (stars)")
+        CES = "ces", _("Customer effort (1-7)")
+        YES_NO = "yes_no", _("Yes / no")
+        SINGLE_CHOICE = "single_choice", _("Single choice")
+        MULTIPLE_CHOICE = "multiple_choice", _("Multiple choice")
+        RATING_GRID = "rating_grid", _("Rating grid")
+        TEXT = "text", _("Free text")
+
+    class Role(models.TextChoices):
+        NONE = "", _("None")
+        FCR = "fcr", _("First-contact resolution")
+
+    # The scale each scored kind uses unless the question sets its own (csat allows 1-7, 1-10).
+    DEFAULT_SCALES: dict[str, tuple[int, int]] = {
+        Kind.NPS: (0, 10),
+        Kind.CSAT: (1, 5),
+        Kind.CES: (1, 7),
+        Kind.RATING_GRID: (1, 5),
+    }
+    SCORED_KINDS = frozenset({Kind.NPS, Kind.CSAT, Kind.CES, Kind.RATING_GRID})
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    text = models.CharField(_("question"), max_length=500)
+    help_text = models.CharField(_("help text"), max_length=500, blank=True)
+    is_required = models.BooleanField(_("required"), default=True)
+    scale_min = models.SmallIntegerField(_("lowest score"), null=True, blank=True)
+    scale_max = models.SmallIntegerField(_("highest score"), null=True, blank=True)
+    role = models.CharField(
+        _("role"), max_length=16, choices=Role.choices, default=Role.NONE, blank=True
+    )
+    dimension = models.ForeignKey(
+        Dimension,
+        verbose_name=_("dimension"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="questions",
+    )
+    # Conditional follow-up: shown (and required) only when the answer to `show_if_question`
+    # lies within [show_if_min, show_if_max], e.g. "What could we do better?" when NPS <= 6.
+    show_if_question = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="follow_ups"
+    )
+    show_if_min = models.SmallIntegerField(null=True, blank=True)
+    show_if_max = models.SmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["survey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "position"], name="question_position_unique")
+        ]
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def scale(self) -> tuple[int, int] | None:
+        """(lowest, highest) score for scored kinds, else None."""
+        default = self.DEFAULT_SCALES.get(self.kind)
+        if default is None:
+            return None
+        return (
+            self.scale_min if self.scale_min is not None else default[0],
+            self.scale_max if self.scale_max is not None else default[1],
+        )
+
+    @property
+    def scale_points(self) -> list[int]:
+        scale = self.scale
+        return list(range(scale[0], scale[1] + 1)) if scale else []
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    position = models.PositiveSmallIntegerField()
+    label = models.CharField(_("label"), max_length=200)
+
+    class Meta:
+        ordering = ["question", "position"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class GridRow(models.Model):
+    """A row of a rating grid; its dimension tag feeds the dimension scores."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="rows")
+    position = models.PositiveSmallIntegerField()
+    label = models.CharField(_("label"), max_length=200)
+    dimension = models.ForeignKey(
+        Dimension, null=True, blank=True, on_delete=models.PROTECT, related_name="grid_rows"
+    )
+
+    class Meta:
+        ordering = ["question", "position"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Response(models.Model):
+    class Status(models.TextChoices):
+        PARTIAL = "partial", _("Partial")
+        COMPLETE = "complete", _("Complete")
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.COMPLETE
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    # The staff member who served the customer, and their team at that time (metrics.md).
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="served_responses",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    touchpoint = models.ForeignKey(
+        Touchpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    # The one-time key of the form that was submitted, or an API idempotency key: a second
+    # submission with the same key returns the first response instead of storing another.
+    submission_key = models.CharField(max_length=80, blank=True, default="")
+    language = models.CharField(max_length=16, blank=True)
+    is_test = models.BooleanField(_("test"), default=False)
+    is_spam = models.BooleanField(_("spam"), default=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "submission_key"],
+                name="response_submission_key_unique",
+                condition=~models.Q(submission_key=""),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="partial") | models.Q(submitted_at__isnull=False),
+                name="response_complete_has_submitted_at",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="response_counted_idx")]
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+
+    def __str__(self) -> str:
+        return f"{self.survey} #{self.pk}"
+
+    @property
+    def is_counted(self) -> bool:
+        """Counts toward metrics: submitted, and neither test nor spam (metrics.md)."""
+        return self.status == self.Status.COMPLETE and not (self.is_test or self.is_spam)
+
+
+class Answer(models.Model):
+    """One answer: a score (`number`), a choice, a grid row's score, or text."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    grid_row = models.ForeignKey(
+        GridRow, null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+    )
+    choice = models.ForeignKey(
+        Choice, null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+    )
+    number = models.SmallIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["response", "question__position"]
+        indexes = [models.Index(fields=["question", "number"], name="answer_question_number_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.number if self.number is not None else self.text}"

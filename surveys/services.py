@@ -1,0 +1,275 @@
+"""Writes for surveys and responses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+
+from accounts.models import User
+from csat.errors import ApplicationError
+from csat.models import OutboxEvent
+from csat.outbox import outbox_record
+from surveys.models import Answer, Channel, Customer, Question, Response, Survey, Touchpoint
+
+TEXT_ANSWER_MAX_LENGTH = 5000
+
+
+@transaction.atomic
+def survey_create_nps(
+    *,
+    title: str,
+    nps_question: str,
+    why_question: str = "",
+    introduction: str = "",
+    thank_you_message: str = "",
+    touchpoint: Touchpoint | None = None,
+    created_by: User | None = None,
+) -> Survey:
+    """Create an open NPS survey, with an optional free-text "why?" question after the score."""
+    errors: dict[str, list[str]] = {}
+    if not title.strip():
+        errors["title"] = [_("Give the survey a title.")]
+    if not nps_question.strip():
+        errors["nps_question"] = [_("Write the 0-10 question.")]
+    if errors:
+        raise ApplicationError(_("The survey could not be created."), errors)
+    survey = Survey.objects.create(
+        title=title.strip(),
+        introduction=introduction.strip(),
+        thank_you_message=thank_you_message.strip(),
+        touchpoint=touchpoint,
+        team=created_by.team if created_by else None,
+        created_by=created_by,
+    )
+    Question.objects.create(
+        survey=survey, position=1, kind=Question.Kind.NPS, text=nps_question.strip()
+    )
+    if why_question.strip():
+        Question.objects.create(
+            survey=survey,
+            position=2,
+            kind=Question.Kind.TEXT,
+            text=why_question.strip(),
+            is_required=False,
+        )
+    return survey
+
+
+def survey_set_status(*, survey: Survey, status_value: str) -> Survey:
+    """Open or close a survey's link."""
+    if status_value not in Survey.Status.values:
+        raise ApplicationError(
+            _("Unknown status."), {"status": [_("Choose one of: %s.") % ", ".join(Survey.Status)]}
+        )
+    survey.status = status_value
+    survey.save(update_fields=["status", "updated_at"])
+    return survey
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    question: Question
+    number: int | None = None
+    text: str = ""
+    choice_ids: tuple[int, ...] = ()
+    row_scores: tuple[tuple[int, int], ...] = ()
+
+
+def _is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw in ([], {})
+
+
+def _parse_score(question: Question, raw: Any) -> int:
+    low, high = question.scale or (0, 0)
+    message = _("Choose a whole number from %(low)s to %(high)s.") % {"low": low, "high": high}
+    if isinstance(raw, bool):
+        raise ValueError(message)
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        raise ValueError(message) from None
+    if str(number) != str(raw).strip() or not low <= number <= high:
+        raise ValueError(message)
+    return number
+
+
+def _parse_answer(question: Question, raw: Any) -> ParsedAnswer:
+    """Turn one raw answer (form or JSON) into a validated answer; ValueError names the problem."""
+    kind = question.kind
+    if kind in (Question.Kind.NPS, Question.Kind.CSAT, Question.Kind.CES):
+        return ParsedAnswer(question, number=_parse_score(question, raw))
+    if kind == Question.Kind.YES_NO:
+        value = str(raw).strip().lower() if not isinstance(raw, bool) else ("yes" if raw else "no")
+        if value not in ("yes", "no", "true", "false", "1", "0"):
+            raise ValueError(_("Answer yes or no."))
+        return ParsedAnswer(question, number=1 if value in ("yes", "true", "1") else 0)
+    if kind == Question.Kind.TEXT:
+        if not isinstance(raw, str):
+            raise ValueError(_("Write text."))
+        if len(raw) > TEXT_ANSWER_MAX_LENGTH:
+            raise ValueError(
+                _("Keep it under %(max)s characters.") % {"max": TEXT_ANSWER_MAX_LENGTH}
+            )
+        return ParsedAnswer(question, text=raw.strip())
+    if kind in (Question.Kind.SINGLE_CHOICE, Question.Kind.MULTIPLE_CHOICE):
+        values = raw if isinstance(raw, list | tuple) else [raw]
+        valid = {choice.pk for choice in question.choices.all()}
+        try:
+            chosen = tuple(int(str(value)) for value in values)
+        except ValueError:
+            raise ValueError(_("Choose one of the listed options.")) from None
+        if not chosen or any(choice_id not in valid for choice_id in chosen):
+            raise ValueError(_("Choose one of the listed options."))
+        if kind == Question.Kind.SINGLE_CHOICE and len(chosen) != 1:
+            raise ValueError(_("Choose exactly one option."))
+        return ParsedAnswer(question, choice_ids=tuple(dict.fromkeys(chosen)))
+    if kind == Question.Kind.RATING_GRID:
+        if not isinstance(raw, Mapping):
+            raise ValueError(_("Rate each row."))
+        rows = {row.pk for row in question.rows.all()}
+        scores = []
+        for key, value in raw.items():
+            if _is_blank(value):
+                continue
+            try:
+                row_id = int(str(key))
+            except ValueError:
+                raise ValueError(_("Unknown row %(row)s.") % {"row": key}) from None
+            if row_id not in rows:
+                raise ValueError(_("Unknown row %(row)s.") % {"row": key})
+            scores.append((row_id, _parse_score(question, value)))
+        if question.is_required and len(scores) != len(rows):
+            raise ValueError(_("Rate every row."))
+        return ParsedAnswer(question, row_scores=tuple(scores))
+    raise ValueError(_("This question cannot be answered."))
+
+
+def _is_shown(question: Question, numbers: Mapping[int, int | None]) -> bool:
+    """A conditional follow-up is shown only when its trigger's score is in range."""
+    if question.show_if_question_id is None:
+        return True
+    trigger = numbers.get(question.show_if_question_id)
+    if trigger is None:
+        return False
+    low = question.show_if_min if question.show_if_min is not None else trigger
+    high = question.show_if_max if question.show_if_max is not None else trigger
+    return low <= trigger <= high
+
+
+def answers_validate(survey: Survey, raw_answers: Mapping[str, Any]) -> list[ParsedAnswer]:
+    """Validate every answer of a submission; ApplicationError lists each bad question by id."""
+    questions = list(survey.questions.prefetch_related("choices", "rows").order_by("position"))
+    by_id = {str(question.pk): question for question in questions}
+    errors: dict[str, list[str]] = {}
+    for key in raw_answers:
+        if str(key) not in by_id:
+            errors[str(key)] = [_("This survey has no such question.")]
+    parsed: dict[int, ParsedAnswer] = {}
+    numbers: dict[int, int | None] = {}
+    for question in questions:
+        raw = raw_answers.get(str(question.pk))
+        if _is_blank(raw):
+            continue
+        try:
+            parsed[question.pk] = _parse_answer(question, raw)
+            numbers[question.pk] = parsed[question.pk].number
+        except ValueError as error:
+            errors[str(question.pk)] = [str(error)]
+    for question in questions:
+        shown = _is_shown(question, numbers)
+        if not shown:
+            parsed.pop(question.pk, None)
+        elif question.is_required and question.pk not in parsed and str(question.pk) not in errors:
+            errors[str(question.pk)] = [_("This question needs an answer.")]
+    if errors:
+        raise ApplicationError(_("Some answers need attention."), errors)
+    return [parsed[question.pk] for question in questions if question.pk in parsed]
+
+
+def _answer_rows(response: Response, answers: list[ParsedAnswer]) -> list[Answer]:
+    rows: list[Answer] = []
+    for answer in answers:
+        if answer.row_scores:
+            rows.extend(
+                Answer(response=response, question=answer.question, grid_row_id=row, number=score)
+                for row, score in answer.row_scores
+            )
+        elif answer.choice_ids:
+            rows.extend(
+                Answer(response=response, question=answer.question, choice_id=choice)
+                for choice in answer.choice_ids
+            )
+        else:
+            rows.append(
+                Answer(
+                    response=response,
+                    question=answer.question,
+                    number=answer.number,
+                    text=answer.text,
+                )
+            )
+    return rows
+
+
+def response_submit(
+    *,
+    survey: Survey,
+    raw_answers: Mapping[str, Any],
+    channel: str = Channel.WEB,
+    submission_key: str | None = None,
+    customer: Customer | None = None,
+    agent: User | None = None,
+    language: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> tuple[Response, bool]:
+    """Store a complete response with its answers and its outbox event, in one transaction.
+
+    Returns (response, created). A second submission with the same submission key returns
+    the first response and stores nothing (double click, back-and-resubmit, API retry).
+    """
+    if not survey.is_open:
+        raise ApplicationError(
+            _("This survey is closed and no longer takes answers."),
+            status_code=status.HTTP_410_GONE,
+        )
+    if channel not in Channel.values:
+        raise ApplicationError(_("Unknown channel."), {"channel": [_("Unknown channel.")]})
+    if submission_key:
+        existing = Response.objects.filter(survey=survey, submission_key=submission_key).first()
+        if existing is not None:
+            return existing, False
+    answers = answers_validate(survey, raw_answers)
+    keep_client = survey.stores_client_details
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                survey=survey,
+                channel=channel,
+                status=Response.Status.COMPLETE,
+                customer=None if survey.is_anonymous else customer,
+                agent=agent,
+                team=agent.team if agent else None,
+                touchpoint=survey.touchpoint,
+                submission_key=submission_key or "",
+                language=language[:16],
+                ip_address=ip_address if keep_client else None,
+                user_agent=user_agent[:400] if keep_client else "",
+                submitted_at=timezone.now(),
+            )
+            Answer.objects.bulk_create(_answer_rows(response, answers))
+            outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)
+    except IntegrityError:
+        # Two submissions with one key raced past the check above: the first one won.
+        if submission_key:
+            existing = Response.objects.filter(survey=survey, submission_key=submission_key).first()
+            if existing is not None:
+                return existing, False
+        raise
+    return response, True

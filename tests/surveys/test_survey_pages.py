@@ -1,0 +1,186 @@
+"""Staff build an NPS survey in the app's pages; customers answer it from its public link."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import Client
+
+from csat.models import OutboxEvent
+from surveys.models import Answer, Channel, Question, Response, Survey
+
+
+def _form(client: Client, survey: Survey) -> tuple[str, dict[str, str]]:
+    page = client.get(f"/s/{survey.public_id}/")
+    key = re.search(r'name="submission_key" value="([^"]+)"', page.content.decode())
+    assert key is not None
+    questions = list(survey.questions.order_by("position"))
+    return key.group(1), {"nps": f"q{questions[0].pk}", "why": f"q{questions[1].pk}"}
+
+
+def test_staff_creates_nps_survey_with_why_question_and_sees_its_public_link(
+    staff_client: Client,
+) -> None:
+    response = staff_client.post(
+        "/surveys/new/",
+        {
+            "title": "Delivery",
+            "nps_question": "How likely are you to recommend us?",
+            "why_question": "Why that score?",
+        },
+    )
+
+    survey = Survey.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/surveys/{survey.pk}/"
+    assert [(q.kind, q.is_required) for q in survey.questions.all()] == [
+        (Question.Kind.NPS, True),
+        (Question.Kind.TEXT, False),
+    ]
+    detail = staff_client.get(response["Location"]).content.decode()
+    assert f"http://testserver/s/{survey.public_id}/" in detail
+
+
+def test_survey_without_why_question_has_the_score_only(staff_client: Client) -> None:
+    staff_client.post(
+        "/surveys/new/", {"title": "Short", "nps_question": "Recommend us?", "why_question": ""}
+    )
+
+    assert list(Survey.objects.get().questions.values_list("kind", flat=True)) == ["nps"]
+
+
+def test_survey_without_title_is_refused_with_a_message(staff_client: Client) -> None:
+    response = staff_client.post("/surveys/new/", {"title": "", "nps_question": "Recommend?"})
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not Survey.objects.exists()
+
+
+def test_customer_answers_and_sees_thank_you(client: Client, nps_survey: Survey) -> None:
+    key, names = _form(client, nps_survey)
+
+    response = client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "9", names["why"]: "Fast fix"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Thank you!" in response.content.decode()
+    stored = Response.objects.get()
+    assert (stored.channel, stored.status, stored.customer) == (Channel.WEB, "complete", None)
+    assert list(Answer.objects.order_by("question__position").values_list("number", "text")) == [
+        (9, ""),
+        (None, "Fast fix"),
+    ]
+    assert OutboxEvent.objects.filter(kind="response.submitted", object_id=stored.pk).count() == 1
+
+
+def test_submitting_the_same_form_twice_stores_one_response(
+    client: Client, nps_survey: Survey
+) -> None:
+    key, names = _form(client, nps_survey)
+    data = {"submission_key": key, names["nps"]: "10"}
+
+    first = client.post(f"/s/{nps_survey.public_id}/", data)
+    second = client.post(f"/s/{nps_survey.public_id}/", data)
+
+    assert first.status_code == second.status_code == 302
+    assert Response.objects.count() == 1
+    assert Answer.objects.count() == 1
+    assert OutboxEvent.objects.count() == 1
+
+
+def test_two_separate_visits_store_two_responses(client: Client, nps_survey: Survey) -> None:
+    for score in ("3", "8"):
+        key, names = _form(client, nps_survey)
+        client.post(f"/s/{nps_survey.public_id}/", {"submission_key": key, names["nps"]: score})
+
+    assert sorted(Answer.objects.values_list("number", flat=True)) == [3, 8]
+
+
+def test_score_outside_0_to_10_is_refused_and_nothing_stored(
+    client: Client, nps_survey: Survey
+) -> None:
+    key, names = _form(client, nps_survey)
+
+    response = client.post(
+        f"/s/{nps_survey.public_id}/", {"submission_key": key, names["nps"]: "11"}
+    )
+
+    assert response.status_code == 400
+    assert "Choose a whole number from 0 to 10." in response.content.decode()
+    assert not Response.objects.exists()
+    assert not OutboxEvent.objects.exists()
+
+
+def test_missing_required_score_is_refused_and_the_text_is_kept_on_the_page(
+    client: Client, nps_survey: Survey
+) -> None:
+    key, names = _form(client, nps_survey)
+
+    response = client.post(
+        f"/s/{nps_survey.public_id}/", {"submission_key": key, names["why"]: "Kept text"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "This question needs an answer." in page
+    assert "Kept text" in page
+    assert not Response.objects.exists()
+
+
+def test_unknown_survey_link_says_so(client: Client, db: None) -> None:
+    response = client.get("/s/no-such-survey/")
+
+    assert response.status_code == 404
+    assert "This survey link is not valid." in response.content.decode()
+
+
+def test_closed_survey_takes_no_answers(client: Client, nps_survey: Survey) -> None:
+    key, names = _form(client, nps_survey)
+    nps_survey.status = Survey.Status.CLOSED
+    nps_survey.save()
+
+    page = client.get(f"/s/{nps_survey.public_id}/")
+    post = client.post(f"/s/{nps_survey.public_id}/", {"submission_key": key, names["nps"]: "9"})
+
+    assert page.status_code == post.status_code == 410
+    assert "This survey is closed" in post.content.decode()
+    assert not Response.objects.exists()
+
+
+def test_staff_closes_a_survey_from_its_page(staff_client: Client, nps_survey: Survey) -> None:
+    response = staff_client.post(f"/surveys/{nps_survey.pk}/status/", {"status": "closed"})
+
+    nps_survey.refresh_from_db()
+    assert response.status_code == 302
+    assert nps_survey.status == Survey.Status.CLOSED
+
+
+def test_ip_and_browser_are_not_stored_by_default(client: Client, nps_survey: Survey) -> None:
+    key, names = _form(client, nps_survey)
+
+    client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "7"},
+        HTTP_USER_AGENT="Phone/1.0",
+    )
+
+    assert Response.objects.values_list("ip_address", "user_agent").get() == (None, "")
+
+
+def test_customer_text_is_escaped_on_the_staff_page(
+    client: Client, staff_client: Client, nps_survey: Survey
+) -> None:
+    key, names = _form(client, nps_survey)
+    client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "2", names["why"]: "<script>alert(1)</script>"},
+    )
+
+    page = staff_client.get(f"/surveys/{nps_survey.pk}/").content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
