@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, sync_playwright
 
 from surveys.models import Response, Survey
@@ -29,6 +30,9 @@ def browser() -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+        # ORM calls made while Playwright's loop runs get connections of their own: close them,
+        # or they outlive the test and block the test database's teardown.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
