@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
@@ -20,12 +21,13 @@ def user_create(
 ) -> User:
     """Create a user in one role; admins may also open Django's admin site."""
     if role not in Role.values:
+        choices = ", ".join(Role.values)
         raise ApplicationError(
-            f"Unknown role {role!r}.", {"role": [f"Choose one of {Role.values}."]}
+            _("Unknown role."), {"role": [_("Choose one of: %(choices)s.") % {"choices": choices}]}
         )
     if User.objects.filter(username=username).exists():
         raise ApplicationError(
-            "That username is taken.", {"username": ["A user with that username exists."]}
+            _("That username is taken."), {"username": [_("A user with that username exists.")]}
         )
     user = User.objects.create_user(
         username=username,
@@ -44,7 +46,9 @@ def team_create(*, name: str) -> Team:
     """Create a team; names are unique."""
     name = name.strip()
     if not name:
-        raise ApplicationError("A team needs a name.", {"name": ["This field is required."]})
+        raise ApplicationError(_("A team needs a name."), {"name": [_("This field is required.")]})
     if Team.objects.filter(name__iexact=name).exists():
-        raise ApplicationError("That team exists.", {"name": ["A team with that name exists."]})
+        raise ApplicationError(
+            _("That team exists."), {"name": [_("A team with that name exists.")]}
+        )
     return Team.objects.create(name=name)

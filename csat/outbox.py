@@ -50,9 +50,14 @@ def outbox_process(event_id: int) -> bool:
     if event is None:
         return False
     OutboxEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
-    for path in HANDLERS.get(event.kind, []):
-        handler: Callable[[int], object] = import_string(path)
-        handler(event.object_id)
+    try:
+        for path in HANDLERS.get(event.kind, []):
+            handler: Callable[[int], object] = import_string(path)
+            handler(event.object_id)
+    except Exception as error:
+        # Left unprocessed: the relay sends it again; the error stays visible meanwhile.
+        OutboxEvent.objects.filter(pk=event_id).update(last_error=repr(error)[:2000])
+        raise
     OutboxEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(
         processed_at=timezone.now(), last_error=""
     )
