@@ -25,6 +25,8 @@ STAFF_PERMISSIONS = [
 MANAGER_PERMISSIONS = [
     *STAFF_PERMISSIONS,
     "metrics.view_dashboard",
+    "metrics.view_weightprofile",
+    "metrics.view_weightchange",
     "feedback.view_improvementaction",
     "feedback.add_improvementaction",
     "feedback.change_improvementaction",
@@ -32,6 +34,9 @@ MANAGER_PERMISSIONS = [
 ADMIN_PERMISSIONS = [
     *MANAGER_PERMISSIONS,
     "accounts.manage_configuration",
+    "metrics.add_weightprofile",
+    "metrics.change_weightprofile",
+    "metrics.add_recomputejob",
     "accounts.view_user",
     "accounts.add_user",
     "accounts.change_user",

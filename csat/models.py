@@ -13,6 +13,11 @@ class OutboxEvent(models.Model):
 
     class Kind(models.TextChoices):
         RESPONSE_SUBMITTED = "response.submitted", _("response submitted")
+        RESPONSE_CHANGED = "response.changed", _("response changed")
+        CASE_CHANGED = "case.changed", _("case opened or changed")
+        INTERACTION_RECORDED = "interaction.recorded", _("interaction recorded")
+        INVITATION_CHANGED = "invitation.changed", _("invitation sent or delivered")
+        PURCHASE_RECORDED = "purchase.recorded", _("purchase recorded")
 
     kind = models.CharField(max_length=64, choices=Kind.choices)
     object_id = models.BigIntegerField()

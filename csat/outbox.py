@@ -20,8 +20,14 @@ logger = logging.getLogger(__name__)
 # (the relay re-sends one whose worker died, acks_late redelivers after a crash).
 HANDLERS: dict[str, list[str]] = {
     OutboxEvent.Kind.RESPONSE_SUBMITTED: [
-        "metrics.services.metrics_update_for_response",
+        "feedback.services.case_open_for_response",
+        "metrics.services.metrics_apply_response",
     ],
+    OutboxEvent.Kind.RESPONSE_CHANGED: ["metrics.services.metrics_apply_response"],
+    OutboxEvent.Kind.CASE_CHANGED: ["metrics.services.metrics_apply_case"],
+    OutboxEvent.Kind.INTERACTION_RECORDED: ["metrics.services.metrics_apply_interaction"],
+    OutboxEvent.Kind.INVITATION_CHANGED: ["metrics.services.metrics_apply_invitation"],
+    OutboxEvent.Kind.PURCHASE_RECORDED: ["metrics.services.metrics_apply_purchase"],
 }
 
 

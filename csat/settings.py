@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -142,13 +143,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "outbox-relay": {
         "task": "csat.tasks.outbox_relay",
         "schedule": env.float("OUTBOX_RELAY_SECONDS", default=30.0),
+    },
+    "metrics-recompute-dirty": {
+        "task": "metrics.tasks.metrics_recompute_dirty",
+        "schedule": env.float("METRICS_DIRTY_POLL_SECONDS", default=5.0),
+    },
+    "metrics-refresh-open-periods": {
+        "task": "metrics.tasks.metrics_refresh_open_periods",
+        "schedule": 3600.0,
+    },
+    "metrics-nightly": {
+        "task": "metrics.tasks.metrics_nightly",
+        "schedule": crontab(hour=2, minute=30),
     },
 }
 # Outbox events older than this that no worker has finished are sent again by the relay.
@@ -163,6 +175,8 @@ USE_TZ = True
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 # Quarters and years are cut at local midnight in this zone (metrics.md, "Period").
 REPORTING_TIME_ZONE = env.str("REPORTING_TIME_ZONE", default=TIME_ZONE)
+# Beat's crontab entries (the nightly recompute) run on the reporting clock.
+CELERY_TIMEZONE = REPORTING_TIME_ZONE
 
 # ---------------------------------------------------------------- static files
 STATIC_URL = "static/"
@@ -241,3 +255,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# ---------------------------------------------------------------- metrics (metrics.md)
+# A purchase counts as a repurchase when it comes at most this long after the response.
+METRICS_REPURCHASE_WINDOW_HOURS = env.int("METRICS_REPURCHASE_WINDOW_HOURS", default=90 * 24)
+# A complaint is a repeat when the same customer complains in the same category this soon.
+METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default=30)
+# Rollups of periods touched by new events are recomputed this many seconds later (batched).
+METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.views import home
 from csat.views import healthz
-from metrics.apis import MetricDetailApi
+from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi
 from surveys.apis import ResponseCreateApi, SurveyListApi
 
 api_urlpatterns = [
@@ -18,6 +18,8 @@ api_urlpatterns = [
         ResponseCreateApi.as_view(),
         name="response-create",
     ),
+    path("metrics/", MetricListApi.as_view(), name="metric-list"),
+    path("metrics/repurchase/", RepurchaseApi.as_view(), name="repurchase"),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -32,6 +32,24 @@ class ComplaintCategory(models.Model):
         return self.name
 
 
+class SlaPolicy(models.Model):
+    """Deadlines for a kind of case in elapsed clock hours (the brief: 24 h and 48 h)."""
+
+    case_kind = models.CharField(_("case kind"), max_length=16, unique=True)
+    first_response_hours = models.PositiveIntegerField(
+        _("first response within (hours)"), default=24
+    )
+    resolution_hours = models.PositiveIntegerField(_("resolution within (hours)"), default=48)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return f"{self.case_kind}: {self.first_response_hours} h / {self.resolution_hours} h"
+
+
 class Case(models.Model):
     """A follow-up (opened by a low score) or a complaint, worked to closure within SLA."""
 
@@ -61,6 +79,17 @@ class Case(models.Model):
         ComplaintCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
     )
     channel = models.CharField(_("channel"), max_length=8, blank=True)
+    interaction = models.ForeignKey(
+        "surveys.Interaction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+    )
+    touchpoint = models.ForeignKey(
+        "surveys.Touchpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    segment = models.CharField(_("segment"), max_length=16, blank=True)
     # The staff member who served the customer (not the assignee) and their team then.
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -81,13 +110,22 @@ class Case(models.Model):
     )
     summary = models.TextField(_("summary"), blank=True)
     opened_at = models.DateTimeField(_("opened at"))
+    quarter = models.CharField(max_length=6, blank=True)
+    # Deadlines fixed from the SLA policy in force when the case opened, so a later policy
+    # change does not rewrite history.
+    first_response_due_at = models.DateTimeField(_("first response due"))
+    resolution_due_at = models.DateTimeField(_("resolution due"))
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     contact_count = models.PositiveSmallIntegerField(_("customer contacts"), default=0)
 
     class Meta:
         ordering = ["-opened_at"]
-        indexes = [models.Index(fields=["kind", "opened_at"], name="case_kind_opened_idx")]
+        indexes = [
+            models.Index(fields=["kind", "opened_at"], name="case_kind_opened_idx"),
+            models.Index(fields=["quarter"], name="case_quarter_idx"),
+            models.Index(fields=["customer", "category", "opened_at"], name="case_repeat_idx"),
+        ]
         verbose_name = _("case")
         verbose_name_plural = _("cases")
 

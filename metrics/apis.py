@@ -1,6 +1,8 @@
-"""API: read metrics from the rollups, the same figures the dashboard shows."""
+"""API: metrics read from the rollups, the same figures the dashboard shows."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,50 +14,129 @@ from rest_framework.views import APIView
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
 from metrics import selectors
-from metrics.models import Metric, SliceKind
-from metrics.periods import Quarter
+from metrics.models import SliceKind
+from metrics.periods import Quarter, period_parse
+
+PARAMETERS = [
+    OpenApiParameter("period", str, description="A quarter (2025Q1) or a year (2025)"),
+    OpenApiParameter("slice_kind", str, enum=SliceKind.values),
+    OpenApiParameter("slice_value", str, description="The member's id (survey, team, agent...)"),
+]
+
+
+class FigureSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.SerializerMethodField()
+    value = serializers.FloatField(allow_null=True, help_text="null means no data (never 0)")
+    n = serializers.IntegerField(help_text="the denominator")
+    low = serializers.FloatField(allow_null=True, help_text="95% interval, low bound")
+    high = serializers.FloatField(allow_null=True, help_text="95% interval, high bound")
+    margin = serializers.FloatField(allow_null=True, help_text="95% margin (±), NPS and means")
+    is_low_sample = serializers.BooleanField()
+    is_provisional = serializers.BooleanField()
+    lower_is_better = serializers.SerializerMethodField()
+    change = serializers.FloatField(allow_null=True, help_text="on the previous period")
+    change_p = serializers.FloatField(allow_null=True)
+    change_significant = serializers.BooleanField()
+
+    def get_label(self, figure: selectors.Figure) -> str:
+        return str(selectors.METRICS[figure.metric].label)
+
+    def get_lower_is_better(self, figure: selectors.Figure) -> bool:
+        return selectors.METRICS[figure.metric].lower_is_better
+
+
+def _query(request: Request) -> tuple[str, str, str]:
+    errors: dict[str, list[str]] = {}
+    period = request.query_params.get("period") or Quarter.current().label
+    try:
+        period_parse(period)
+    except ValueError:
+        errors["period"] = [_("Give a quarter such as 2025Q1 or a year such as 2025.")]
+    slice_kind = request.query_params.get("slice_kind", SliceKind.ALL)
+    slice_value = request.query_params.get("slice_value", "")
+    if slice_kind not in SliceKind.values:
+        errors["slice_kind"] = [_("Choose one of: %s.") % ", ".join(SliceKind.values)]
+    elif slice_kind != SliceKind.ALL and not slice_value:
+        errors["slice_value"] = [_("Name the member of the slice.")]
+    if errors:
+        raise ApplicationError(_("The metric query is not valid."), errors)
+    return period, slice_kind, slice_value
+
+
+class MetricListApi(APIView):
+    permission_classes = [has_perm("metrics.view_dashboard")]
+
+    class MetricListOutputSerializer(serializers.Serializer):
+        period = serializers.CharField()
+        slice_kind = serializers.CharField()
+        slice_value = serializers.CharField()
+        metrics = FigureSerializer(many=True)
+
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=MetricListOutputSerializer,
+        operation_id="metrics_list",
+        summary="Every metric for a period and slice",
+    )
+    def get(self, request: Request) -> ApiResponse:
+        period, slice_kind, slice_value = _query(request)
+        figures = selectors.metric_figures(period, slice_kind, slice_value)
+        data: dict[str, Any] = {
+            "period": period,
+            "slice_kind": slice_kind,
+            "slice_value": slice_value,
+            "metrics": list(figures.values()),
+        }
+        return ApiResponse(self.MetricListOutputSerializer(data).data)
 
 
 class MetricDetailApi(APIView):
     permission_classes = [has_perm("metrics.view_dashboard")]
 
-    class MetricOutputSerializer(serializers.Serializer):
-        metric = serializers.CharField()
+    @extend_schema(parameters=PARAMETERS, responses=FigureSerializer, summary="One metric")
+    def get(self, request: Request, metric: str) -> ApiResponse:
+        if metric not in selectors.METRICS:
+            raise ApplicationError(
+                _("Unknown metric."),
+                {"metric": [_("Choose one of: %s.") % ", ".join(selectors.METRICS)]},
+                status_code=404,
+            )
+        period, slice_kind, slice_value = _query(request)
+        figure = selectors.metric_figure(period, metric, slice_kind, slice_value)
+        if figure is None:
+            raise ApplicationError(
+                _("This metric does not exist for that slice."),
+                {
+                    "slice_kind": [
+                        _("%(metric)s has no %(kind)s slice.")
+                        % {"metric": metric, "kind": slice_kind}
+                    ]
+                },
+            )
+        return ApiResponse(FigureSerializer(figure).data)
+
+
+class RepurchaseApi(APIView):
+    permission_classes = [has_perm("metrics.view_dashboard")]
+
+    class RepurchaseOutputSerializer(serializers.Serializer):
         period = serializers.CharField()
-        slice_kind = serializers.CharField()
-        slice_value = serializers.CharField()
-        n = serializers.IntegerField()
-        value = serializers.FloatField(allow_null=True, help_text="null means no data")
-        margin = serializers.FloatField(allow_null=True, help_text="95% margin, ±")
-        is_low_sample = serializers.BooleanField()
+        tables = serializers.DictField(
+            child=serializers.ListField(child=serializers.DictField()),
+            help_text='One table per scored kind and scale ("nps 0-10", "csat 1-5"), '
+            "a row per score band: band, n, repurchased, rate, window_open.",
+        )
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("period", str, description="A quarter such as 2025Q1"),
-            OpenApiParameter("slice_kind", str, enum=SliceKind.values),
-            OpenApiParameter("slice_value", str),
-        ],
-        responses=MetricOutputSerializer,
-        summary="Read one metric for a period and slice",
+        parameters=PARAMETERS,
+        responses=RepurchaseOutputSerializer,
+        summary="Repurchase rate by score band",
     )
-    def get(self, request: Request, metric: str) -> ApiResponse:
-        errors: dict[str, list[str]] = {}
-        if metric not in Metric.values:
-            errors["metric"] = [_("Unknown metric; choose one of: %s.") % ", ".join(Metric.values)]
-        period = request.query_params.get("period") or Quarter.current().label
-        try:
-            Quarter.parse(period)
-        except ValueError:
-            errors["period"] = [_("Give a quarter such as 2025Q1.")]
-        slice_kind = request.query_params.get("slice_kind", SliceKind.ALL)
-        if slice_kind not in SliceKind.values:
-            errors["slice_kind"] = [_("Choose one of: %s.") % ", ".join(SliceKind.values)]
-        if errors:
-            raise ApplicationError(_("The metric query is not valid."), errors)
-        figure = selectors.metric_figure(
-            metric=metric,
-            period=period,
-            slice_kind=slice_kind,
-            slice_value=request.query_params.get("slice_value", ""),
-        )
-        return ApiResponse(self.MetricOutputSerializer(figure).data)
+    def get(self, request: Request) -> ApiResponse:
+        period, slice_kind, slice_value = _query(request)
+        data = {
+            "period": period,
+            "tables": selectors.repurchase_table(period, slice_kind, slice_value),
+        }
+        return ApiResponse(self.RepurchaseOutputSerializer(data).data)

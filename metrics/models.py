@@ -1,11 +1,14 @@
+"""Rollups: additive counts and sums the workers keep, so a read never scans responses.
+
+Everything here is derived data: `metrics_rebuild` rebuilds it from the source rows and gets
+the same numbers as the incremental path.
+"""
+
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-
-
-class Metric(models.TextChoices):
-    NPS = "nps", _("NPS")
 
 
 class SliceKind(models.TextChoices):
@@ -18,33 +21,240 @@ class SliceKind(models.TextChoices):
     AGENT = "agent", _("Agent")
 
 
-class MetricValue(models.Model):
-    """A rollup: one metric for one period and slice, so reading a dashboard never scans responses.
+class AnswerComponents(models.Model):
+    """Additive components of one answer measure: enough for every survey metric's formula.
 
-    Values are stored unrounded; `components` keeps the counts and sums the value came from
-    (promoters, detractors...), so a figure can be explained and re-derived.
+    `measure` is nps, csat, ces, fcr or dim:<dimension id>; the scale is part of the key, so
+    answers on different scales are normalised answer by answer at read time.
+    count_a counts promoters (nps), the top two points (csat), easy scores (ces) or yes (fcr);
+    count_b counts detractors (nps) or the bottom two points (csat).
     """
 
-    metric = models.CharField(max_length=32, choices=Metric.choices)
-    period = models.CharField(max_length=8, help_text="2025Q1 or 2025")
-    slice_kind = models.CharField(max_length=16, choices=SliceKind.choices, default=SliceKind.ALL)
-    slice_value = models.CharField(max_length=64, blank=True, default="")
-    n = models.PositiveIntegerField(default=0)
-    value = models.FloatField(null=True, blank=True)
-    margin = models.FloatField(null=True, blank=True)
-    low = models.FloatField(null=True, blank=True)
-    high = models.FloatField(null=True, blank=True)
-    components = models.JSONField(default=dict, blank=True)
-    computed_at = models.DateTimeField(auto_now=True)
+    quarter = models.CharField(max_length=6)
+    measure = models.CharField(max_length=24)
+    scale_lo = models.SmallIntegerField()
+    scale_hi = models.SmallIntegerField()
+    n = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    total_sq = models.BigIntegerField(default=0)
+    count_a = models.BigIntegerField(default=0)
+    count_b = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AnswerCell(AnswerComponents):
+    """The finest cell: one quarter x survey x channel x touchpoint x segment x team x agent.
+
+    Ids are plain integers with 0 for "none" (and "" for no segment), so that the unique key
+    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
+    of cells.
+    """
+
+    survey_id = models.IntegerField()
+    channel = models.CharField(max_length=8)
+    touchpoint_id = models.IntegerField(default=0)
+    segment = models.CharField(max_length=16, default="")
+    team_id = models.IntegerField(default=0)
+    agent_id = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["metric", "period", "slice_kind", "slice_value"],
-                name="metric_value_unique",
+                fields=[
+                    "quarter",
+                    "survey_id",
+                    "channel",
+                    "touchpoint_id",
+                    "segment",
+                    "team_id",
+                    "agent_id",
+                    "measure",
+                    "scale_lo",
+                    "scale_hi",
+                ],
+                name="answer_cell_key",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} survey {self.survey_id} {self.channel} {self.measure}: n={self.n}"
+
+
+class AnswerSlice(AnswerComponents):
+    """A one-attribute projection of the cells (all, or one survey, channel, ...): the rows a
+    dashboard reads."""
+
+    slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
+    slice_value = models.CharField(max_length=32, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi"],
+                name="answer_slice_key",
+            )
+        ]
+        indexes = [models.Index(fields=["slice_kind", "slice_value", "quarter"], name="slice_idx")]
         permissions = [("view_dashboard", "Can view the manager dashboard")]
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.period} {self.slice_kind}={self.slice_value}: {self.value}"
+        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.measure}: n={self.n}"
+
+
+class PeriodRollup(models.Model):
+    """Figures that are not sums of cells or depend on the as-of moment (cases, coverage,
+    response rate, repurchase), recomputed per period by the workers."""
+
+    class Family(models.TextChoices):
+        CASES = "cases", _("Cases")
+        REACH = "reach", _("Response rate and coverage")
+        REPURCHASE = "repurchase", _("Repurchase")
+
+    period = models.CharField(max_length=6, help_text="2025Q1 or 2025")
+    family = models.CharField(max_length=16, choices=Family.choices)
+    slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
+    slice_value = models.CharField(max_length=32, default="")
+    components = models.JSONField(default=dict)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "family", "slice_kind", "slice_value"], name="period_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.family} {self.slice_kind}={self.slice_value}"
+
+
+class DirtyPeriod(models.Model):
+    """A period whose PeriodRollups must be recomputed; claimed by a periodic task."""
+
+    period = models.CharField(max_length=6)
+    family = models.CharField(max_length=16, choices=PeriodRollup.Family.choices)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "family"], name="dirty_period_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.family} due {self.due_at:%H:%M:%S}"
+
+
+class FrozenQuarter(models.Model):
+    """A closed quarter whose figures are a snapshot: no worker changes them unless an admin
+    asks for a recompute."""
+
+    quarter = models.CharField(max_length=6, unique=True)
+    frozen_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.quarter
+
+
+class RecomputeJob(models.Model):
+    """A full recompute asked for by an admin, a weight change or the nightly schedule."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    reason = models.CharField(max_length=200)
+    quarters = models.JSONField(default=list, blank=True, help_text="empty: every open quarter")
+    include_frozen = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.steps_total:
+            return 0
+        return round(100 * self.steps_done / self.steps_total)
+
+
+class WeightProfile(models.Model):
+    """One version of the dimension weights, in force from `effective_from` (metrics.md)."""
+
+    effective_from = models.DateField(_("effective from"), unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_from"]
+        verbose_name = _("weight profile")
+        verbose_name_plural = _("weight profiles")
+
+    def __str__(self) -> str:
+        return f"weights from {self.effective_from}"
+
+
+class Weight(models.Model):
+    profile = models.ForeignKey(WeightProfile, on_delete=models.CASCADE, related_name="weights")
+    dimension = models.ForeignKey(
+        "surveys.Dimension", on_delete=models.PROTECT, related_name="weights"
+    )
+    percent = models.DecimalField(max_digits=5, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "dimension"], name="weight_unique"),
+            models.CheckConstraint(condition=models.Q(percent__gte=0), name="weight_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension_id}: {self.percent}"
+
+
+class WeightChange(models.Model):
+    """The audit trail of weight edits: who, when, before and after."""
+
+    effective_from = models.DateField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"weights from {self.effective_from} changed {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class PeriodWeights(models.Model):
+    """The weights a period's composite index uses: the version in force on its last day,
+    written by the recompute (so a frozen quarter keeps the weights it was computed with)."""
+
+    period = models.CharField(max_length=6, unique=True)
+    profile = models.ForeignKey(
+        WeightProfile, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    weights = models.JSONField(default=dict, help_text="dimension code -> percent")
+
+    def __str__(self) -> str:
+        return self.period

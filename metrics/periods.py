@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -61,3 +61,55 @@ class Quarter:
     @classmethod
     def current(cls) -> Quarter:
         return cls.containing(timezone.now())
+
+
+@dataclass(frozen=True)
+class Year:
+    year: int
+
+    @property
+    def label(self) -> str:
+        return str(self.year)
+
+    @property
+    def quarters(self) -> list[Quarter]:
+        return [Quarter(self.year, quarter) for quarter in range(1, 5)]
+
+    @property
+    def start(self) -> datetime:
+        return Quarter(self.year, 1).start
+
+    @property
+    def end(self) -> datetime:
+        return Quarter(self.year + 1, 1).start
+
+    def previous(self) -> Year:
+        return Year(self.year - 1)
+
+    def is_closed(self, as_of: datetime | None = None) -> bool:
+        return self.end <= (as_of or timezone.now())
+
+
+Period = Quarter | Year
+YEAR_LABEL = re.compile(r"^\d{4}$")
+
+
+def period_parse(label: str) -> Period:
+    """A period from its label: 2025Q1 for a quarter, 2025 for a year."""
+    if YEAR_LABEL.match(label):
+        return Year(int(label))
+    return Quarter.parse(label)
+
+
+def period_quarters(period: Period) -> list[Quarter]:
+    return period.quarters if isinstance(period, Year) else [period]
+
+
+def period_last_day(period: Period) -> date:
+    """The local date of the period's last day (which weight profile is in force)."""
+    return (period.end.astimezone(reporting_zone()) - timedelta(days=1)).date()
+
+
+def quarter_label(moment: datetime | None) -> str:
+    """The reporting quarter of a moment, as stored on events; "" for no moment."""
+    return Quarter.containing(moment).label if moment else ""

@@ -1,124 +1,325 @@
-"""Writes for metrics: recompute rollups from the source rows, aggregating in the database."""
+"""Writes for metrics: keep the rollups in step with source rows, rebuild them, weights."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-from django.db.models import Count, Min, Q, QuerySet
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from metrics import formulas
-from metrics.models import Metric, MetricValue, SliceKind
-from metrics.periods import Quarter
-from surveys.models import Answer, Question, Response
+from accounts.models import User
+from csat.errors import ApplicationError
+from feedback.models import Case
+from metrics import answers, families, formulas
+from metrics.models import (
+    DirtyPeriod,
+    FrozenQuarter,
+    PeriodRollup,
+    PeriodWeights,
+    RecomputeJob,
+    Weight,
+    WeightChange,
+    WeightProfile,
+)
+from metrics.periods import Quarter, period_last_day, period_parse
+from surveys.models import Dimension, Interaction, Invitation, Purchase, Response
 
-# The slices a response belongs to, by the Response field that names the member.
-RESPONSE_SLICES: dict[str, str] = {
-    SliceKind.SURVEY: "survey_id",
-    SliceKind.CHANNEL: "channel",
-}
+Family = PeriodRollup.Family
+
+# ---------------------------------------------------------------- incremental path
 
 
-def counted_answers(quarter: Quarter) -> QuerySet[Answer]:
-    """Answers of counted responses submitted in the quarter (metrics.md, "Which count")."""
-    return Answer.objects.filter(
-        response__status=Response.Status.COMPLETE,
-        response__is_test=False,
-        response__is_spam=False,
-        response__submitted_at__gte=quarter.start,
-        response__submitted_at__lt=quarter.end,
+def metrics_mark_dirty(quarters: Iterable[str], family_names: Iterable[str]) -> None:
+    """Ask for a recompute of these families for these quarters, batched a few seconds."""
+    due = timezone.now() + timedelta(seconds=settings.METRICS_DIRTY_DELAY_SECONDS)
+    for quarter in {q for q in quarters if q}:
+        for family in family_names:
+            # An existing row keeps its earlier due time, so a busy quarter is not postponed.
+            try:
+                with transaction.atomic():
+                    DirtyPeriod.objects.get_or_create(
+                        period=quarter, family=family, defaults={"due_at": due}
+                    )
+            except IntegrityError:
+                pass
+
+
+def metrics_apply_response(response_id: int) -> None:
+    """A response was submitted or changed: update the answer rollups, then the rest."""
+    answers.answers_apply_response(response_id)
+    quarter = Response.objects.filter(pk=response_id).values_list("quarter", flat=True).first()
+    if quarter:
+        metrics_mark_dirty([quarter], [Family.REACH, Family.REPURCHASE])
+
+
+def metrics_apply_case(case_id: int) -> None:
+    """A case was opened or changed: its quarter's case metrics change."""
+    quarter = Case.objects.filter(pk=case_id).values_list("quarter", flat=True).first()
+    metrics_mark_dirty([quarter or ""], [Family.CASES])
+
+
+def metrics_apply_interaction(interaction_id: int) -> None:
+    quarter = (
+        Interaction.objects.filter(pk=interaction_id).values_list("quarter", flat=True).first()
     )
+    metrics_mark_dirty([quarter or ""], [Family.REACH])
 
 
-def _nps_counts(answers: QuerySet[Answer]) -> dict[str, Any]:
+def metrics_apply_invitation(invitation_id: int) -> None:
+    quarter = Invitation.objects.filter(pk=invitation_id).values_list("quarter", flat=True).first()
+    metrics_mark_dirty([quarter or ""], [Family.REACH])
+
+
+def metrics_apply_purchase(purchase_id: int) -> None:
+    """A purchase can turn answers of the previous window into repurchases."""
+    bought = Purchase.objects.filter(pk=purchase_id).values_list("purchased_at", flat=True).first()
+    if bought is None:
+        return
+    window = families.repurchase_window()
+    quarters, step = [], Quarter.containing(bought - window)
+    while step.start <= bought:
+        quarters.append(step.label)
+        step = step.next()
+    metrics_mark_dirty(quarters, [Family.REPURCHASE])
+
+
+def _frozen_periods() -> set[str]:
+    frozen = set(FrozenQuarter.objects.values_list("quarter", flat=True))
+    years = {label[:4] for label in frozen}
+    frozen |= {year for year in years if all(f"{year}Q{i}" in frozen for i in range(1, 5))}
+    return frozen
+
+
+def metrics_recompute_dirty(now: datetime | None = None) -> int:
+    """Claim the dirty periods that are due and recompute them; returns how many ran."""
+    now = now or timezone.now()
+    ran = 0
+    for row in DirtyPeriod.objects.filter(due_at__lte=now).order_by("due_at")[:50]:
+        # Claim by delete: of two workers, only the one that deletes the row recomputes.
+        claimed, _count = DirtyPeriod.objects.filter(pk=row.pk).delete()
+        if not claimed:
+            continue
+        families.family_store(row.family, [row.period], timezone.now(), skip=_frozen_periods())
+        ran += 1
+    return ran
+
+
+def metrics_refresh_open_periods(now: datetime | None = None) -> None:
+    """As time passes, deadlines expire and windows close: mark every quarter that can still
+    change (not frozen, within a repurchase window of now) dirty."""
+    now = now or timezone.now()
+    quarter = Quarter.containing(now - families.repurchase_window() - timedelta(days=92))
+    frozen = _frozen_periods()
+    labels = []
+    while quarter.start <= now:
+        if quarter.label not in frozen:
+            labels.append(quarter.label)
+        quarter = quarter.next()
+    metrics_mark_dirty(labels, Family.values)
+
+
+# ---------------------------------------------------------------- full recompute
+
+
+def _event_quarters() -> list[str]:
+    """Every quarter from the first recorded event to the current one."""
+    firsts = [
+        Response.objects.exclude(quarter="").aggregate(first=Min("quarter"), last=Max("quarter")),
+        Case.objects.exclude(quarter="").aggregate(first=Min("quarter"), last=Max("quarter")),
+        Interaction.objects.exclude(quarter="").aggregate(
+            first=Min("quarter"), last=Max("quarter")
+        ),
+        Invitation.objects.exclude(quarter="").aggregate(first=Min("quarter"), last=Max("quarter")),
+    ]
+    labels = [row[key] for row in firsts for key in ("first", "last") if row[key]]
+    if not labels:
+        return []
+    quarter, last = (
+        Quarter.parse(min(labels)),
+        max(Quarter.parse(max(labels)), Quarter.current(), key=lambda q: (q.year, q.quarter)),
+    )
+    result = []
+    while (quarter.year, quarter.quarter) <= (last.year, last.quarter):
+        result.append(quarter.label)
+        quarter = quarter.next()
+    return result
+
+
+def metrics_request_recompute(
+    *,
+    reason: str,
+    quarters: Sequence[str] = (),
+    include_frozen: bool = False,
+    user: User | None = None,
+) -> RecomputeJob:
+    """Record a full recompute job; the worker picks it up after commit."""
+    from metrics import tasks
+
+    job = RecomputeJob.objects.create(
+        reason=reason, quarters=list(quarters), include_frozen=include_frozen, requested_by=user
+    )
+    transaction.on_commit(lambda: tasks.metrics_run_recompute.delay(job.pk))
+    return job
+
+
+def metrics_run_recompute(job_id: int) -> bool:
+    """Run a recompute job (claimed by compare-and-swap); progress is kept on the job."""
+    claimed = RecomputeJob.objects.filter(pk=job_id, status=RecomputeJob.Status.QUEUED).update(
+        status=RecomputeJob.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    job = RecomputeJob.objects.get(pk=job_id)
+    try:
+        metrics_rebuild(job.quarters or None, include_frozen=job.include_frozen, job=job)
+    except Exception as error:
+        RecomputeJob.objects.filter(pk=job_id).update(
+            status=RecomputeJob.Status.FAILED, error=repr(error)[:2000], finished_at=timezone.now()
+        )
+        raise
+    RecomputeJob.objects.filter(pk=job_id).update(
+        status=RecomputeJob.Status.DONE, finished_at=timezone.now()
+    )
+    return True
+
+
+def metrics_rebuild(
+    quarters: Sequence[str] | None = None,
+    *,
+    include_frozen: bool = False,
+    job: RecomputeJob | None = None,
+    as_of: datetime | None = None,
+) -> None:
+    """Recompute every rollup of the given quarters (None: all) from the source rows."""
+    as_of = as_of or timezone.now()
+    scope = list(quarters) if quarters is not None else _event_quarters()
+    if job is not None:
+        RecomputeJob.objects.filter(pk=job.pk).update(steps_total=1 + len(Family.values))
+    answers.answers_rebuild(quarters, include_frozen=include_frozen)
+    if job is not None:
+        RecomputeJob.objects.filter(pk=job.pk).update(steps_done=1)
+    skip = set() if include_frozen else _frozen_periods()
+    for step, family in enumerate(Family.values, start=2):
+        if scope:
+            families.family_store(family, scope, as_of, skip=skip)
+        if job is not None:
+            RecomputeJob.objects.filter(pk=job.pk).update(steps_done=step)
+    weights_store_for_periods(scope, skip=skip)
+    DirtyPeriod.objects.filter(period__in=scope, due_at__lte=as_of).delete()
+
+
+def weights_store_for_periods(quarters: Sequence[str], skip: Iterable[str] = ()) -> None:
+    """Record, for each quarter and its year, the weights in force on the period's last day."""
+    skipped = set(skip)
+    periods = sorted({*quarters, *(label[:4] for label in quarters)} - skipped)
+    for label in periods:
+        profile = weights_profile_in_force(period_last_day(period_parse(label)))
+        PeriodWeights.objects.update_or_create(
+            period=label,
+            defaults={"profile": profile, "weights": weights_as_dict(profile)},
+        )
+
+
+def metrics_freeze_closed(now: datetime | None = None) -> list[str]:
+    """Freeze quarters that closed long enough ago that no window can change them."""
+    now = now or timezone.now()
+    settle = families.repurchase_window() + timedelta(days=1)
+    frozen = set(FrozenQuarter.objects.values_list("quarter", flat=True))
+    labels = [
+        label
+        for label in _event_quarters()
+        if label not in frozen and Quarter.parse(label).end + settle <= now
+    ]
+    FrozenQuarter.objects.bulk_create(
+        [FrozenQuarter(quarter=label) for label in labels], ignore_conflicts=True
+    )
+    return labels
+
+
+def metrics_nightly(now: datetime | None = None) -> None:
+    """Nightly: rebuild every open quarter from source, then freeze the settled ones."""
+    metrics_rebuild(as_of=now)
+    metrics_freeze_closed(now)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def _parse_weights(raw: Mapping[str, object]) -> dict[str, Decimal]:
+    parsed: dict[str, Decimal] = {}
+    errors: dict[str, list[str]] = {}
+    for code, value in raw.items():
+        try:
+            parsed[code] = Decimal(str(value).strip())
+        except InvalidOperation:
+            errors[code] = [_("Give a number such as 25 or 33.33.")]
+        else:
+            if not parsed[code].is_finite():
+                errors[code] = [_("Give a number such as 25 or 33.33.")]
+    if errors:
+        raise ApplicationError(_("Some weights are not numbers."), errors)
+    return parsed
+
+
+def weights_profile_in_force(day: date) -> WeightProfile | None:
+    """The profile version in force on a day: the latest effective on or before it."""
+    return WeightProfile.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+
+
+def weights_as_dict(profile: WeightProfile | None) -> dict[str, str]:
+    if profile is None:
+        return {}
     return {
-        "n": Count("pk"),
-        "promoters": Count("pk", filter=Q(number__gte=formulas.NPS_PROMOTER_MIN)),
-        "detractors": Count("pk", filter=Q(number__lte=formulas.NPS_DETRACTOR_MAX)),
+        weight.dimension.code: f"{weight.percent:.2f}"
+        for weight in profile.weights.select_related("dimension").order_by("dimension__code")
     }
 
 
-def _nps_store(quarter: Quarter, slice_kind: str, slice_value: str, counts: dict[str, int]) -> None:
-    n, promoters, detractors = counts["n"], counts["promoters"], counts["detractors"]
-    MetricValue.objects.update_or_create(
-        metric=Metric.NPS,
-        period=quarter.label,
-        slice_kind=slice_kind,
-        slice_value=slice_value,
-        defaults={
-            "n": n,
-            "value": formulas.nps(promoters, detractors, n),
-            "margin": formulas.nps_margin(promoters, detractors, n),
-            "components": {"promoters": promoters, "detractors": detractors},
-        },
-    )
-
-
-def _nps_answers(quarter: Quarter) -> QuerySet[Answer]:
-    return counted_answers(quarter).filter(question__kind=Question.Kind.NPS, number__isnull=False)
-
-
 @transaction.atomic
-def metrics_nps_recompute_slice(*, quarter: Quarter, slice_kind: str, slice_value: str) -> None:
-    """Recompute one quarter's NPS for one slice with a single aggregate query."""
-    # Lock the rollup row before counting: two workers counting at once could otherwise
-    # store their results in the wrong order and leave the older count behind.
-    row, _created = MetricValue.objects.get_or_create(
-        metric=Metric.NPS, period=quarter.label, slice_kind=slice_kind, slice_value=slice_value
-    )
-    MetricValue.objects.select_for_update().filter(pk=row.pk).first()
-    answers = _nps_answers(quarter)
-    if slice_kind != SliceKind.ALL:
-        answers = answers.filter(**{f"response__{RESPONSE_SLICES[slice_kind]}": slice_value})
-    _nps_store(quarter, slice_kind, slice_value, answers.aggregate(**_nps_counts(answers)))
-
-
-@transaction.atomic
-def metrics_nps_recompute_quarter(*, quarter: Quarter) -> None:
-    """Recompute a quarter's NPS for every slice: one grouped query per slice kind."""
-    answers = _nps_answers(quarter)
-    _nps_store(quarter, SliceKind.ALL, "", answers.aggregate(**_nps_counts(answers)))
-    for slice_kind, field in RESPONSE_SLICES.items():
-        seen = set()
-        for row in answers.values(f"response__{field}").annotate(**_nps_counts(answers)):
-            member = str(row.pop(f"response__{field}"))
-            seen.add(member)
-            _nps_store(quarter, slice_kind, member, row)
-        # A member whose answers all became test or spam now has no data, not stale data.
-        MetricValue.objects.filter(
-            metric=Metric.NPS, period=quarter.label, slice_kind=slice_kind
-        ).exclude(slice_value__in=seen).update(n=0, value=None, margin=None, components={})
-
-
-def metrics_recompute_all() -> list[str]:
-    """Recompute every quarter from the first counted response to now; returns the labels."""
-    first = Response.objects.filter(status=Response.Status.COMPLETE).aggregate(
-        first=Min("submitted_at")
-    )["first"]
-    if first is None:
-        return []
-    quarter, last = Quarter.containing(first), Quarter.current()
-    labels = []
-    while True:
-        metrics_nps_recompute_quarter(quarter=quarter)
-        labels.append(quarter.label)
-        if quarter == last:
-            return labels
-        quarter = quarter.next()
-
-
-def metrics_update_for_response(response_id: int) -> None:
-    """Bring the rollups a response belongs to up to date (idempotent: recomputes from rows)."""
-    response = (
-        Response.objects.filter(pk=response_id)
-        .values("submitted_at", *RESPONSE_SLICES.values())
-        .first()
-    )
-    if response is None or response["submitted_at"] is None:
-        return
-    quarter = Quarter.containing(response["submitted_at"])
-    metrics_nps_recompute_slice(quarter=quarter, slice_kind=SliceKind.ALL, slice_value="")
-    for slice_kind, field in RESPONSE_SLICES.items():
-        metrics_nps_recompute_slice(
-            quarter=quarter, slice_kind=slice_kind, slice_value=str(response[field])
+def weights_set(
+    *, effective_from: date, weights: Mapping[str, object], user: User | None
+) -> WeightProfile:
+    """Save the weight version effective from a date; record the change; recompute."""
+    parsed = _parse_weights(weights)
+    known = {dimension.code: dimension for dimension in Dimension.objects.filter(code__in=parsed)}
+    unknown = sorted(set(parsed) - set(known))
+    if unknown:
+        raise ApplicationError(
+            _("Unknown dimensions: %(codes)s.") % {"codes": ", ".join(unknown)},
+            {code: [_("No dimension has this code.")] for code in unknown},
         )
+    problem = formulas.weights_total_error(parsed)
+    if problem:
+        raise ApplicationError(problem, {"weights": [problem]})
+    profile, _created = WeightProfile.objects.get_or_create(
+        effective_from=effective_from, defaults={"created_by": user}
+    )
+    before = weights_as_dict(profile)
+    profile.weights.all().delete()
+    Weight.objects.bulk_create(
+        Weight(profile=profile, dimension=known[code], percent=percent)
+        for code, percent in parsed.items()
+    )
+    after = weights_as_dict(profile)
+    WeightChange.objects.create(
+        effective_from=effective_from, changed_by=user, before=before, after=after
+    )
+    # A quarter uses the version in force on its last day: the change affects the quarters
+    # ending on or after it and before the next version. Frozen quarters keep their weights.
+    later = WeightProfile.objects.filter(effective_from__gt=effective_from).order_by(
+        "effective_from"
+    )
+    end = later.first()
+    affected = [
+        label
+        for label in _event_quarters()
+        if effective_from <= period_last_day(Quarter.parse(label))
+        and (end is None or period_last_day(Quarter.parse(label)) < end.effective_from)
+    ]
+    metrics_request_recompute(reason=_("Weights changed"), quarters=affected, user=user)
+    return profile

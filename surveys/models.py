@@ -290,6 +290,16 @@ class Response(models.Model):
     # The one-time key of the form that was submitted, or an API idempotency key: a second
     # submission with the same key returns the first response instead of storing another.
     submission_key = models.CharField(max_length=80, blank=True, default="")
+    invitation = models.ForeignKey(
+        "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    # Kept on the record at submission (metrics.md: slices use the attribute at event time):
+    # the customer's segment then, and the reporting quarter of `submitted_at`.
+    segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
+    quarter = models.CharField(max_length=6, blank=True)
+    # Whether the answer rollups include this response; flipped only by compare-and-swap, so
+    # applying the same response twice adds it once (metrics/rollups.py).
+    in_rollup = models.BooleanField(default=False)
     language = models.CharField(max_length=16, blank=True)
     is_test = models.BooleanField(_("test"), default=False)
     is_spam = models.BooleanField(_("spam"), default=False)
@@ -306,12 +316,36 @@ class Response(models.Model):
                 name="response_submission_key_unique",
                 condition=~models.Q(submission_key=""),
             ),
+            models.UniqueConstraint(
+                fields=["invitation"],
+                name="response_one_per_invitation",
+                condition=models.Q(invitation__isnull=False),
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="partial") | models.Q(submitted_at__isnull=False),
                 name="response_complete_has_submitted_at",
             ),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"], name="response_counted_idx")]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="response_counted_idx"),
+            models.Index(fields=["customer", "submitted_at"], name="response_customer_idx"),
+            models.Index(fields=["quarter"], name="response_quarter_idx"),
+            # Responses the answer rollups have not caught up with yet (metrics/answers.py):
+            # small in steady state, so a full rebuild finds them without a scan.
+            models.Index(
+                fields=["quarter"],
+                name="response_rollup_pending_idx",
+                condition=models.Q(
+                    in_rollup=False, status="complete", is_test=False, is_spam=False
+                ),
+            ),
+            models.Index(
+                fields=["quarter"],
+                name="response_rollup_stale_idx",
+                condition=models.Q(in_rollup=True)
+                & (~models.Q(status="complete") | models.Q(is_test=True) | models.Q(is_spam=True)),
+            ),
+        ]
         verbose_name = _("response")
         verbose_name_plural = _("responses")
 
@@ -322,6 +356,17 @@ class Response(models.Model):
     def is_counted(self) -> bool:
         """Counts toward metrics: submitted, and neither test nor spam (metrics.md)."""
         return self.status == self.Status.COMPLETE and not (self.is_test or self.is_spam)
+
+    @classmethod
+    def counted_q(cls, prefix: str = "") -> models.Q:
+        """The same rule as `is_counted`, as a filter (prefix e.g. "response__")."""
+        return models.Q(
+            **{
+                f"{prefix}status": cls.Status.COMPLETE,
+                f"{prefix}is_test": False,
+                f"{prefix}is_spam": False,
+            }
+        )
 
 
 class Answer(models.Model):
@@ -344,3 +389,123 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.number if self.number is not None else self.text}"
+
+
+def new_invitation_token() -> str:
+    """A one-time personal token: 256 bits from the OS's CSPRNG."""
+    return secrets.token_urlsafe(32)
+
+
+class Interaction(models.Model):
+    """A touchpoint event (e.g. "after-sales ticket closed"): the denominator of coverage and
+    of the complaint rate, and what schedules a survey invitation."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="interactions")
+    touchpoint = models.ForeignKey(
+        Touchpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="interactions"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    quarter = models.CharField(max_length=6, blank=True, db_index=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    external_id = models.CharField(max_length=120, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                name="interaction_external_id_unique",
+                condition=~models.Q(external_id=""),
+            )
+        ]
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+
+    def __str__(self) -> str:
+        return f"{self.customer} @ {self.touchpoint} {self.occurred_at:%Y-%m-%d}"
+
+
+class Invitation(models.Model):
+    """A personal invitation to answer a survey, carrying a one-time unguessable token."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Suppressed")
+
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invitations")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    token = models.CharField(max_length=64, unique=True, default=new_invitation_token)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    touchpoint = models.ForeignKey(
+        Touchpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
+    due_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    quarter = models.CharField(max_length=6, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "due_at"], name="invitation_due_idx")]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.survey} -> {self.customer} ({self.channel})"
+
+
+class Purchase(models.Model):
+    """A purchase by a customer: the outcome behind "repurchase rate by score"."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    purchased_at = models.DateTimeField(_("purchased at"))
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    external_id = models.CharField(max_length=120, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-purchased_at"]
+        indexes = [models.Index(fields=["customer", "purchased_at"], name="purchase_customer_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                name="purchase_external_id_unique",
+                condition=~models.Q(external_id=""),
+            )
+        ]
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.purchased_at:%Y-%m-%d}"

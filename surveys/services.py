@@ -15,6 +15,7 @@ from accounts.models import User
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
+from metrics.periods import quarter_label
 from surveys.models import Answer, Channel, Customer, Question, Response, Survey, Touchpoint
 
 TEXT_ANSWER_MAX_LENGTH = 5000
@@ -247,6 +248,7 @@ def response_submit(
             return existing, False
     answers = answers_validate(survey, raw_answers)
     keep_client = survey.stores_client_details
+    now = timezone.now()
     try:
         with transaction.atomic():
             response = Response.objects.create(
@@ -258,10 +260,12 @@ def response_submit(
                 team=agent.team if agent else None,
                 touchpoint=survey.touchpoint,
                 submission_key=submission_key or "",
+                segment=customer.segment if customer and not survey.is_anonymous else "",
                 language=language[:16],
                 ip_address=ip_address if keep_client else None,
                 user_agent=user_agent[:400] if keep_client else "",
-                submitted_at=timezone.now(),
+                submitted_at=now,
+                quarter=quarter_label(now),
             )
             Answer.objects.bulk_create(_answer_rows(response, answers))
             outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)

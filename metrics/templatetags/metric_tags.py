@@ -12,3 +12,12 @@ def metric(value: float | None) -> str:
     if value is None:
         return ""
     return number_format(round(value, 1), decimal_pos=1)
+
+
+@register.filter
+def signed(value: float | None) -> str:
+    """A change with its sign, one decimal: +3.2, -1.0."""
+    if value is None:
+        return ""
+    rounded = round(value, 1)
+    return ("+" if rounded > 0 else "") + number_format(rounded, decimal_pos=1)

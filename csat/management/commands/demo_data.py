@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
-from metrics.periods import Quarter
-from metrics.services import metrics_recompute_all
+from metrics.periods import Quarter, quarter_label
+from metrics.services import metrics_rebuild
 from surveys.models import Answer, Channel, Customer, Dimension, Response, Segment, Touchpoint
 from surveys.services import survey_create_nps
 
@@ -50,8 +50,8 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             self._load()
-        labels = metrics_recompute_all()
-        self.stdout.write(f"Demo data loaded; metrics computed for {len(labels)} quarters.")
+        metrics_rebuild()
+        self.stdout.write("Demo data loaded; metrics computed.")
 
     def _load(self) -> None:
         rng = random.Random(2025)
@@ -125,14 +125,18 @@ class Command(BaseCommand):
                     score = rng.choice([7, 8])
                 channel = rng.choice(channels)
                 agent = rng.choice(agents) if channel == Channel.PHONE else None
+                customer = rng.choice(customers)
+                submitted_at = period.start + timedelta(seconds=rng.uniform(0, span))
                 response = Response.objects.create(
                     survey=survey,
                     channel=channel,
-                    customer=rng.choice(customers),
+                    customer=customer,
+                    segment=customer.segment,
                     agent=agent,
                     team=agent.team if agent else None,
                     touchpoint=survey.touchpoint,
-                    submitted_at=period.start + timedelta(seconds=rng.uniform(0, span)),
+                    submitted_at=submitted_at,
+                    quarter=quarter_label(submitted_at),
                 )
                 questions = list(survey.questions.all())
                 answers = [Answer(response=response, question=questions[0], number=score)]

@@ -1,0 +1,191 @@
+"""Writes for cases: opened by low scores or logged as complaints, then worked to closure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from csat.errors import ApplicationError
+from csat.models import OutboxEvent
+from csat.outbox import outbox_record
+from feedback.models import Case, ComplaintCategory, SlaPolicy
+from metrics import formulas
+from metrics.periods import quarter_label
+from surveys.models import Answer, Channel, Customer, Interaction, Question, Response
+
+DEFAULT_SLA_HOURS = (24, 48)  # acknowledge within 24 h, resolve within 48 h (the brief)
+
+
+def _deadlines(kind: str, opened_at: datetime) -> tuple[datetime, datetime]:
+    policy = SlaPolicy.objects.filter(case_kind=kind).first()
+    first, resolution = (
+        (policy.first_response_hours, policy.resolution_hours) if policy else DEFAULT_SLA_HOURS
+    )
+    return opened_at + timedelta(hours=first), opened_at + timedelta(hours=resolution)
+
+
+def _low_score(response_id: int) -> bool:
+    """A detractor (NPS 0-6) or a CSAT in the bottom two points of its scale."""
+    answers = Answer.objects.filter(response_id=response_id, number__isnull=False)
+    if answers.filter(
+        question__kind=Question.Kind.NPS, number__lte=formulas.NPS_DETRACTOR_MAX
+    ).exists():
+        return True
+    for answer in answers.filter(question__kind=Question.Kind.CSAT).select_related("question"):
+        low, high = answer.question.scale or (1, 5)
+        if answer.number is not None and answer.number <= formulas.csat_bottom_two_threshold(
+            low, high
+        ):
+            return True
+    return False
+
+
+def case_open_for_response(response_id: int) -> Case | None:
+    """Open the follow-up case of a counted low-score response (once: one case a response)."""
+    response = (
+        Response.objects.filter(Response.counted_q(), pk=response_id)
+        .select_related("customer")
+        .first()
+    )
+    if response is None or response.submitted_at is None or not _low_score(response_id):
+        return None
+    existing = Case.objects.filter(response_id=response_id).first()
+    if existing is not None:
+        return existing
+    first_due, resolution_due = _deadlines(Case.Kind.FOLLOW_UP, response.submitted_at)
+    why = "\n".join(
+        Answer.objects.filter(response_id=response_id)
+        .exclude(text="")
+        .values_list("text", flat=True)
+    )
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                kind=Case.Kind.FOLLOW_UP,
+                customer=response.customer,
+                response=response,
+                channel=response.channel,
+                touchpoint_id=response.touchpoint_id,
+                segment=response.segment,
+                agent_id=response.agent_id,
+                team_id=response.team_id,
+                summary=why[:2000],
+                opened_at=response.submitted_at,
+                quarter=response.quarter,
+                first_response_due_at=first_due,
+                resolution_due_at=resolution_due,
+            )
+            outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    except IntegrityError:  # another worker opened it first
+        return Case.objects.get(response_id=response_id)
+    return case
+
+
+@transaction.atomic
+def case_log_complaint(
+    *,
+    category: ComplaintCategory | None,
+    channel: str,
+    summary: str,
+    customer: Customer | None = None,
+    interaction: Interaction | None = None,
+    agent: User | None = None,
+    opened_at: datetime | None = None,
+) -> Case:
+    """Log a complaint from any channel; it needs a category from the taxonomy."""
+    errors: dict[str, list[str]] = {}
+    if category is None:
+        errors["category"] = [_("Choose a complaint category.")]
+    if channel not in Channel.values:
+        errors["channel"] = [_("Unknown channel.")]
+    if not summary.strip():
+        errors["summary"] = [_("Describe the complaint.")]
+    opened_at = opened_at or timezone.now()
+    if opened_at > timezone.now():
+        errors["opened_at"] = [_("A complaint cannot be opened in the future.")]
+    if errors:
+        raise ApplicationError(_("The complaint could not be logged."), errors)
+    if interaction is not None:
+        customer = customer or interaction.customer
+        agent = agent or interaction.agent
+    first_due, resolution_due = _deadlines(Case.Kind.COMPLAINT, opened_at)
+    case = Case.objects.create(
+        kind=Case.Kind.COMPLAINT,
+        customer=customer,
+        category=category,
+        channel=channel,
+        interaction=interaction,
+        touchpoint=interaction.touchpoint if interaction else None,
+        segment=customer.segment if customer else "",
+        agent=agent,
+        team=agent.team if agent else None,
+        summary=summary.strip(),
+        opened_at=opened_at,
+        quarter=quarter_label(opened_at),
+        first_response_due_at=first_due,
+        resolution_due_at=resolution_due,
+        contact_count=1,
+    )
+    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    return case
+
+
+def _when(case: Case, at: datetime | None, field: str) -> datetime:
+    moment = at or timezone.now()
+    if moment < case.opened_at:
+        raise ApplicationError(
+            _("That time is before the case was opened."),
+            {field: [_("Give a time after the case was opened.")]},
+        )
+    if moment > timezone.now():
+        raise ApplicationError(
+            _("That time is in the future."), {field: [_("Give a time that has passed.")]}
+        )
+    return moment
+
+
+@transaction.atomic
+def case_record_first_response(*, case: Case, at: datetime | None = None) -> Case:
+    """Record the first response to the customer (once; later ones change nothing)."""
+    moment = _when(case, at, "first_response_at")
+    updated = Case.objects.filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=moment),
+        pk=case.pk,
+        first_response_at__isnull=True,
+    ).update(first_response_at=moment)
+    if updated:
+        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    case.refresh_from_db()
+    return case
+
+
+@transaction.atomic
+def case_record_contact(*, case: Case) -> Case:
+    """Count one more contact with the customer about this case (operational FCR)."""
+    Case.objects.filter(pk=case.pk).update(contact_count=F("contact_count") + 1)
+    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    case.refresh_from_db()
+    return case
+
+
+@transaction.atomic
+def case_resolve(*, case: Case, at: datetime | None = None) -> Case:
+    """Resolve a case; without an earlier first response, the resolution is the first one."""
+    moment = _when(case, at, "resolved_at")
+    if case.first_response_at and moment < case.first_response_at:
+        raise ApplicationError(
+            _("A case cannot be resolved before its first response."),
+            {"resolved_at": [_("Give a time after the first response.")]},
+        )
+    updated = Case.objects.filter(pk=case.pk, resolved_at__isnull=True).update(
+        resolved_at=moment, status=Case.Status.RESOLVED
+    )
+    if updated:
+        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    case.refresh_from_db()
+    return case
