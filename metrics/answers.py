@@ -221,10 +221,11 @@ def answers_rebuild(quarters: Sequence[str] | None = None, include_frozen: bool 
             measure = "measure, scale_lo, scale_hi"
             for kind, (field, none) in [(SliceKind.ALL, ("''", None)), *SLICE_SOURCES.items()]:
                 value = "''" if kind == SliceKind.ALL else f"CAST({field} AS TEXT)"
+                group = "" if kind == SliceKind.ALL else f"{value}, "
                 skip = "" if none is None else f" AND {field} <> %s"
                 cursor.execute(
                     f"INSERT INTO metrics_answerslice ({', '.join((*SLICE_KEY, *COMPONENTS))}) "
                     f"SELECT quarter, %s, {value}, {measure}, {sums} FROM metrics_answercell "
-                    f"WHERE {cell_filter}{skip} GROUP BY quarter, {value}, {measure}",
+                    f"WHERE {cell_filter}{skip} GROUP BY quarter, {group}{measure}",
                     [kind.value, *cell_params, *([] if none is None else [none])],
                 )

@@ -168,10 +168,12 @@ def metrics_request_recompute(
 
 
 def metrics_run_recompute(job_id: int) -> bool:
-    """Run a recompute job (claimed by compare-and-swap); progress is kept on the job."""
-    claimed = RecomputeJob.objects.filter(pk=job_id, status=RecomputeJob.Status.QUEUED).update(
-        status=RecomputeJob.Status.RUNNING, started_at=timezone.now()
-    )
+    """Run a recompute job; progress is kept on the job. A finished job is not run again,
+    but a running one is: it is redelivered only when its worker died (acks late), and the
+    rebuild is idempotent."""
+    claimed = RecomputeJob.objects.filter(
+        pk=job_id, status__in=[RecomputeJob.Status.QUEUED, RecomputeJob.Status.RUNNING]
+    ).update(status=RecomputeJob.Status.RUNNING, started_at=timezone.now())
     if not claimed:
         return False
     job = RecomputeJob.objects.get(pk=job_id)
