@@ -25,6 +25,7 @@ STAFF_PERMISSIONS = [
 MANAGER_PERMISSIONS = [
     *STAFF_PERMISSIONS,
     "metrics.view_dashboard",
+    "feedback.view_all_cases",
     "metrics.view_weightprofile",
     "metrics.view_weightchange",
     "feedback.view_improvementaction",

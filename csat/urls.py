@@ -8,7 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.views import home
 from csat.views import healthz
-from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi
+from feedback.apis import CaseActionApi, CaseListApi
+from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi, WeightProfileApi
 from surveys.apis import ResponseCreateApi, SurveyListApi
 
 api_urlpatterns = [
@@ -18,7 +19,10 @@ api_urlpatterns = [
         ResponseCreateApi.as_view(),
         name="response-create",
     ),
+    path("cases/", CaseListApi.as_view(), name="case-list"),
+    path("cases/<int:pk>/<str:action>/", CaseActionApi.as_view(), name="case-action"),
     path("metrics/", MetricListApi.as_view(), name="metric-list"),
+    path("weights/", WeightProfileApi.as_view(), name="weights"),
     path("metrics/repurchase/", RepurchaseApi.as_view(), name="repurchase"),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -34,4 +38,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("surveys.urls")),
     path("", include("metrics.urls")),
+    path("", include("feedback.urls")),
 ]

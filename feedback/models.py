@@ -128,6 +128,7 @@ class Case(models.Model):
         ]
         verbose_name = _("case")
         verbose_name_plural = _("cases")
+        permissions = [("view_all_cases", "Can see the cases of every team")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"

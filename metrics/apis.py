@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
-from metrics import selectors
-from metrics.models import SliceKind
+from metrics import selectors, services
+from metrics.models import SliceKind, WeightProfile
 from metrics.periods import Quarter, period_parse
 
 PARAMETERS = [
@@ -140,3 +140,55 @@ class RepurchaseApi(APIView):
             "tables": selectors.repurchase_table(period, slice_kind, slice_value),
         }
         return ApiResponse(self.RepurchaseOutputSerializer(data).data)
+
+
+class WeightProfileApi(APIView):
+    """Weight profile versions (managers read, admins write)."""
+
+    def get_permissions(self) -> list[Any]:
+        codename = (
+            "accounts.manage_configuration"
+            if self.request.method == "POST"
+            else "metrics.view_weightprofile"
+        )
+        return [has_perm(codename)()]
+
+    class WeightInputSerializer(serializers.Serializer):
+        effective_from = serializers.DateField()
+        weights = serializers.DictField(
+            child=serializers.DecimalField(max_digits=6, decimal_places=2, coerce_to_string=False),
+            help_text="dimension code -> percent; non-negative, summing to exactly 100",
+            allow_empty=False,
+        )
+
+    class WeightOutputSerializer(serializers.Serializer):
+        effective_from = serializers.DateField()
+        weights = serializers.DictField(child=serializers.CharField())
+
+    @extend_schema(responses=WeightOutputSerializer(many=True), summary="Weight profile versions")
+    def get(self, request: Request) -> ApiResponse:
+        profiles = WeightProfile.objects.all()
+        data = [
+            {"effective_from": profile.effective_from, "weights": services.weights_as_dict(profile)}
+            for profile in profiles
+        ]
+        return ApiResponse(self.WeightOutputSerializer(data, many=True).data)
+
+    @extend_schema(
+        request=WeightInputSerializer,
+        responses={201: WeightOutputSerializer},
+        summary="Save the weights in force from a date",
+    )
+    def post(self, request: Request) -> ApiResponse:
+        serializer = self.WeightInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        profile = services.weights_set(
+            effective_from=serializer.validated_data["effective_from"],
+            weights=serializer.validated_data["weights"],
+            user=request.user,
+        )
+        data = {
+            "effective_from": profile.effective_from,
+            "weights": services.weights_as_dict(profile),
+        }
+        return ApiResponse(self.WeightOutputSerializer(data).data, status=201)

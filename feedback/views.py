@@ -1,0 +1,78 @@
+"""Staff pages for cases: the list, logging a complaint, working a case to closure."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from csat.errors import ApplicationError
+from feedback import selectors, services
+from feedback.forms import ComplaintForm
+from surveys.models import Customer
+
+
+@permission_required("feedback.view_case", raise_exception=True)
+def case_list(request: HttpRequest) -> HttpResponse:
+    cases = selectors.case_list_for(request.user)
+    status = request.GET.get("status", "open")
+    if status in ("open", "resolved"):
+        cases = cases.filter(status=status)
+    return render(request, "feedback/case_list.html", {"cases": cases[:200], "status": status})
+
+
+@permission_required("feedback.add_case", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def complaint_create(request: HttpRequest) -> HttpResponse:
+    form = ComplaintForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        customer = None
+        if data["customer_external_id"]:
+            customer = Customer.objects.filter(external_id=data["customer_external_id"]).first()
+            if customer is None:
+                form.add_error("customer_external_id", _("No customer has this external id."))
+        if not form.errors:
+            try:
+                case = services.case_log_complaint(
+                    category=data["category"],
+                    channel=data["channel"],
+                    summary=data["summary"],
+                    customer=customer,
+                    agent=request.user,
+                )
+            except ApplicationError as error:
+                for field, problems in error.fields.items():
+                    form.add_error(field if field in form.fields else None, problems[0])
+            else:
+                messages.success(request, _("Complaint logged."))
+                return redirect("feedback:detail", pk=case.pk)
+    status = 400 if form.errors else 200
+    return render(request, "feedback/complaint_create.html", {"form": form}, status=status)
+
+
+@permission_required("feedback.view_case", raise_exception=True)
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(selectors.case_list_for(request.user), pk=pk)
+    return render(request, "feedback/case_detail.html", {"case": case})
+
+
+@permission_required("feedback.change_case", raise_exception=True)
+@require_POST
+def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    case = get_object_or_404(selectors.case_list_for(request.user), pk=pk)
+    actions = {
+        "first-response": lambda: services.case_record_first_response(case=case),
+        "contact": lambda: services.case_record_contact(case=case),
+        "resolve": lambda: services.case_resolve(case=case),
+    }
+    if action not in actions:
+        return HttpResponse(status=404)
+    try:
+        actions[action]()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("feedback:detail", pk=case.pk)

@@ -1,0 +1,209 @@
+"""Cases: low scores open follow-ups; staff log complaints and work them to closure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import Role, Team, User
+from accounts.services import user_create
+from csat.models import OutboxEvent
+from csat.outbox import outbox_process
+from feedback.models import Case, ComplaintCategory, RootCause, SlaPolicy
+from feedback.services import case_log_complaint, case_resolve
+from surveys.models import Question, Survey
+from surveys.services import response_submit
+from tests.conftest import PASSWORD
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def category(db: None) -> ComplaintCategory:
+    return ComplaintCategory.objects.create(
+        name="Slow after-sales response", root_cause=RootCause.PROCESS
+    )
+
+
+def _answer_and_process(survey: Survey, answers: dict[str, object]) -> None:
+    response_submit(survey=survey, raw_answers=answers)
+    for event_id in OutboxEvent.objects.filter(processed_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        outbox_process(event_id)
+
+
+@pytest.mark.parametrize(("score", "opens"), [(0, True), (6, True), (7, False), (10, False)])
+def test_detractor_opens_a_follow_up_case_and_others_do_not(
+    nps_survey: Survey, score: int, opens: bool
+) -> None:
+    nps = nps_survey.questions.get(kind="nps")
+
+    _answer_and_process(nps_survey, {str(nps.pk): score})
+
+    assert Case.objects.filter(kind=Case.Kind.FOLLOW_UP).exists() is opens
+
+
+def test_follow_up_case_has_sla_deadlines_from_the_response_time(nps_survey: Survey) -> None:
+    nps = nps_survey.questions.get(kind="nps")
+    moment = datetime(2025, 6, 1, 10, tzinfo=SHANGHAI)
+
+    with time_machine.travel(moment, tick=False):
+        _answer_and_process(nps_survey, {str(nps.pk): 2})
+
+    case = Case.objects.get()
+    assert case.opened_at == moment
+    assert case.first_response_due_at == moment + timedelta(hours=24)
+    assert case.resolution_due_at == moment + timedelta(hours=48)
+    assert case.quarter == "2025Q2"
+
+
+@pytest.mark.parametrize(
+    ("scale", "score", "opens"), [(5, 2, True), (5, 3, False), (7, 2, True), (10, 3, False)]
+)
+def test_low_csat_in_the_bottom_two_points_opens_a_case(
+    staff: User, scale: int, score: int, opens: bool
+) -> None:
+    survey = Survey.objects.create(title="Stars")
+    question = Question.objects.create(
+        survey=survey, position=1, kind="csat", text="Stars?", scale_min=1, scale_max=scale
+    )
+
+    _answer_and_process(survey, {str(question.pk): score})
+
+    assert Case.objects.exists() is opens
+
+
+def test_processing_the_event_twice_opens_one_case(nps_survey: Survey) -> None:
+    nps = nps_survey.questions.get(kind="nps")
+    response_submit(survey=nps_survey, raw_answers={str(nps.pk): 1})
+    event = OutboxEvent.objects.get(kind="response.submitted")
+
+    outbox_process(event.pk)
+    OutboxEvent.objects.filter(pk=event.pk).update(processed_at=None)
+    outbox_process(event.pk)
+
+    assert Case.objects.count() == 1
+
+
+def test_sla_policy_sets_complaint_deadlines(staff: User, category: ComplaintCategory) -> None:
+    SlaPolicy.objects.create(case_kind="complaint", first_response_hours=4, resolution_hours=24)
+    opened = datetime(2025, 6, 1, 10, tzinfo=SHANGHAI)
+
+    with time_machine.travel(opened + timedelta(hours=1), tick=False):
+        case = case_log_complaint(
+            category=category, channel="phone", summary="Late", agent=staff, opened_at=opened
+        )
+
+    assert case.first_response_due_at == opened + timedelta(hours=4)
+    assert case.resolution_due_at == opened + timedelta(hours=24)
+    assert case.team == staff.team
+
+
+def test_resolving_without_first_response_makes_the_resolution_the_first_response(
+    staff: User, category: ComplaintCategory
+) -> None:
+    case = case_log_complaint(category=category, channel="web", summary="Broken", agent=staff)
+
+    case_resolve(case=case)
+
+    case.refresh_from_db()
+    assert case.status == Case.Status.RESOLVED
+    assert case.first_response_at is None  # the metrics read the resolution as the first one
+
+
+def test_staff_logs_a_complaint_through_the_api(staff: User, category: ComplaintCategory) -> None:
+    client = APIClient()
+    client.force_login(staff)
+
+    response = client.post(
+        "/api/v1/cases/",
+        {"category": category.pk, "channel": "phone", "summary": "Waited 3 days"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["kind"] == "complaint"
+    assert response.json()["category"] == "Slow after-sales response"
+
+
+def test_complaint_without_category_is_refused_naming_the_field(staff: User) -> None:
+    client = APIClient()
+    client.force_login(staff)
+
+    response = client.post("/api/v1/cases/", {"channel": "fax", "summary": ""}, format="json")
+
+    assert response.status_code == 400
+    assert sorted(response.json()["error"]["fields"]) == ["category", "channel", "summary"]
+    assert not Case.objects.exists()
+
+
+def test_resolution_before_the_case_opened_is_refused(
+    staff: User, category: ComplaintCategory
+) -> None:
+    case = case_log_complaint(category=category, channel="web", summary="x", agent=staff)
+    client = APIClient()
+    client.force_login(staff)
+
+    response = client.post(
+        f"/api/v1/cases/{case.pk}/resolve/",
+        {"at": (case.opened_at - timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "resolved_at": ["Give a time after the case was opened."]
+    }
+
+
+def test_staff_never_sees_another_teams_cases(staff: User, category: ComplaintCategory) -> None:
+    other_team = Team.objects.create(name="Night shift")
+    outsider = user_create(username="olga", password=PASSWORD, role=Role.STAFF, team=other_team)
+    case = case_log_complaint(category=category, channel="web", summary="Ours", agent=staff)
+    client = Client()
+    client.force_login(outsider)
+
+    listing = client.get("/cases/?status=all")
+    detail = client.get(f"/cases/{case.pk}/")
+    act = client.post(f"/cases/{case.pk}/resolve/")
+
+    assert "Ours" not in listing.content.decode()
+    assert f"/cases/{case.pk}/" not in listing.content.decode()
+    assert detail.status_code == 404
+    assert act.status_code == 404
+    case.refresh_from_db()
+    assert case.status == Case.Status.OPEN
+
+
+def test_staff_works_a_case_to_closure_in_the_pages(
+    staff_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    created = staff_client.post(
+        "/cases/complaint/",
+        {"category": category.pk, "channel": "phone", "summary": "Slow repair"},
+    )
+    case = Case.objects.get()
+
+    staff_client.post(f"/cases/{case.pk}/first-response/")
+    staff_client.post(f"/cases/{case.pk}/contact/")
+    staff_client.post(f"/cases/{case.pk}/resolve/")
+
+    case.refresh_from_db()
+    assert created.status_code == 302
+    assert case.first_response_at is not None
+    assert case.contact_count == 2
+    assert case.status == Case.Status.RESOLVED
+
+
+def test_manager_sees_every_teams_cases(
+    manager_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    case = case_log_complaint(category=category, channel="web", summary="Visible", agent=staff)
+
+    assert manager_client.get(f"/cases/{case.pk}/").status_code == 200

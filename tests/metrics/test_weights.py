@@ -1,0 +1,140 @@
+"""Admins set dimension weights: validated, versioned, audited, and used by the composite."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.test import Client
+
+from metrics import selectors
+from metrics.models import RecomputeJob, WeightChange, WeightProfile
+from metrics.services import metrics_rebuild, weights_profile_in_force, weights_set
+from surveys.models import Dimension, Question, Survey
+from surveys.services import response_submit
+
+HEALTHCARE = {
+    "response-speed": "15",
+    "technical-ability": "25",
+    "emotional-value": "30",
+    "process-experience": "20",
+    "outcome": "10",
+}
+
+
+@pytest.fixture
+def dimensions(db: None) -> dict[str, Dimension]:
+    return {code: Dimension.objects.create(code=code, name=code) for code in HEALTHCARE}
+
+
+def _form(weights: dict[str, str], day: str = "2025-01-01") -> dict[str, str]:
+    return {"effective_from": day, **{f"weight_{code}": value for code, value in weights.items()}}
+
+
+def test_admin_saves_weights_and_the_change_is_recorded(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    response = admin_client_.post("/settings/weights/", _form(HEALTHCARE))
+
+    assert response.status_code == 302
+    profile = WeightProfile.objects.get()
+    assert profile.effective_from == date(2025, 1, 1)
+    change = WeightChange.objects.get()
+    assert change.before == {}
+    assert change.after["emotional-value"] == "30.00"
+    assert change.changed_by.username == "ada.admin"
+    assert RecomputeJob.objects.get().reason == "Weights changed"
+
+
+def test_weights_that_do_not_sum_to_100_are_refused_naming_the_total(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    response = admin_client_.post("/settings/weights/", _form({**HEALTHCARE, "outcome": "9.99"}))
+
+    assert response.status_code == 400
+    assert "Weights must sum to 100; they sum to 99.99." in response.content.decode()
+    assert not WeightProfile.objects.exists()
+    assert not WeightChange.objects.exists()
+
+
+def test_thirds_with_two_decimals_are_accepted(dimensions: dict[str, Dimension]) -> None:
+    weights_set(
+        effective_from=date(2025, 1, 1),
+        weights={"response-speed": "33.33", "technical-ability": "33.33", "outcome": "33.34"},
+        user=None,
+    )
+
+    assert WeightProfile.objects.count() == 1
+
+
+def test_negative_weight_is_refused(dimensions: dict[str, Dimension]) -> None:
+    with pytest.raises(Exception, match="must not be negative"):
+        weights_set(
+            effective_from=date(2025, 1, 1),
+            weights={"response-speed": "-10", "outcome": "110"},
+            user=None,
+        )
+
+
+def test_manager_reads_weights_but_cannot_change_them(
+    manager_client: Client, dimensions: dict[str, Dimension]
+) -> None:
+    assert manager_client.get("/settings/weights/").status_code == 200
+    assert manager_client.post("/settings/weights/", _form(HEALTHCARE)).status_code == 403
+    assert not WeightProfile.objects.exists()
+
+
+def test_api_refuses_a_bad_total_with_the_message(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    response = admin_client_.post(
+        "/api/v1/weights/",
+        {"effective_from": "2025-01-01", "weights": {"outcome": 50, "response-speed": 60}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Weights must sum to 100; they sum to 110."
+
+
+def test_quarter_uses_the_version_in_force_on_its_last_day(
+    dimensions: dict[str, Dimension],
+) -> None:
+    weights_set(effective_from=date(2025, 1, 1), weights=HEALTHCARE, user=None)
+    later = {**HEALTHCARE, "response-speed": "25", "outcome": "0"}
+    weights_set(effective_from=date(2025, 3, 31), weights=later, user=None)
+
+    in_force = weights_profile_in_force(date(2025, 3, 31))
+    before = weights_profile_in_force(date(2025, 3, 30))
+
+    assert in_force is not None
+    assert before is not None
+    assert in_force.effective_from == date(2025, 3, 31)
+    assert before.effective_from == date(2025, 1, 1)
+
+
+def test_composite_index_weighs_dimension_scores(
+    dimensions: dict[str, Dimension], staff: object
+) -> None:
+    survey = Survey.objects.create(title="Dimensions")
+    speed = Question.objects.create(
+        survey=survey,
+        position=1,
+        kind="csat",
+        text="Speed?",
+        dimension=dimensions["response-speed"],
+    )
+    outcome = Question.objects.create(
+        survey=survey, position=2, kind="csat", text="Outcome?", dimension=dimensions["outcome"]
+    )
+    weights_set(effective_from=date(2020, 1, 1), weights=HEALTHCARE, user=None)
+    response, _created = response_submit(
+        survey=survey, raw_answers={str(speed.pk): 5, str(outcome.pk): 3}
+    )
+
+    metrics_rebuild()
+
+    figure = selectors.metric_figure(response.quarter, "composite")
+    assert figure is not None
+    # speed 100 (weight 15), outcome 50 (weight 10): (15*100 + 10*50) / 25 = 80
+    assert figure.value == pytest.approx(80.0)
