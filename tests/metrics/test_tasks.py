@@ -1,0 +1,106 @@
+"""Every metrics task run twice does its work once; dirty periods, recompute jobs, freezing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import time_machine
+from django.utils import timezone
+
+from csat.models import OutboxEvent
+from csat.outbox import outbox_process
+from metrics import selectors, services, tasks
+from metrics.models import DirtyPeriod, FrozenQuarter, PeriodRollup, RecomputeJob
+from surveys.models import Response, Survey
+from surveys.services import response_submit
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _submit(survey: Survey, score: int, at: datetime) -> Response:
+    nps = survey.questions.get(kind="nps")
+    with time_machine.travel(at, tick=False):
+        response, _created = response_submit(survey=survey, raw_answers={str(nps.pk): score})
+    # Handlers can record events of their own (a low score opens a case): run until none is left.
+    while pending := list(
+        OutboxEvent.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)
+    ):
+        for event_id in pending:
+            outbox_process(event_id)
+    return response
+
+
+def test_a_response_marks_its_quarter_dirty_and_the_periodic_task_clears_it(
+    nps_survey: Survey,
+) -> None:
+    _submit(nps_survey, 3, datetime(2025, 5, 1, tzinfo=SHANGHAI))
+    assert set(DirtyPeriod.objects.values_list("period", "family")) == {
+        ("2025Q2", "reach"),
+        ("2025Q2", "repurchase"),
+        ("2025Q2", "cases"),
+    }
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        first = tasks.metrics_recompute_dirty()
+        second = tasks.metrics_recompute_dirty()
+
+    assert (first, second) == (3, 0)
+    assert not DirtyPeriod.objects.exists()
+    cases = PeriodRollup.objects.get(period="2025Q2", family="cases", slice_kind="all")
+    assert cases.components["cases"] == 1
+    assert PeriodRollup.objects.filter(period="2025", family="cases", slice_kind="all").exists()
+
+
+def test_recompute_job_runs_once_and_reports_progress(nps_survey: Survey) -> None:
+    _submit(nps_survey, 10, datetime(2025, 5, 1, tzinfo=SHANGHAI))
+    job = RecomputeJob.objects.create(reason="test")
+
+    first = tasks.metrics_run_recompute(job.pk)
+    second = tasks.metrics_run_recompute(job.pk)
+
+    job.refresh_from_db()
+    assert (first, second) == (True, False)
+    assert job.status == RecomputeJob.Status.DONE
+    assert job.progress_percent == 100
+
+
+def test_a_job_whose_worker_died_runs_again_on_redelivery(nps_survey: Survey) -> None:
+    job = RecomputeJob.objects.create(reason="test", status=RecomputeJob.Status.RUNNING)
+
+    assert tasks.metrics_run_recompute(job.pk) is True
+    job.refresh_from_db()
+    assert job.status == RecomputeJob.Status.DONE
+
+
+def test_frozen_quarter_keeps_its_snapshot_until_an_admin_recompute(nps_survey: Survey) -> None:
+    response = _submit(nps_survey, 10, datetime(2024, 2, 1, tzinfo=SHANGHAI))
+    services.metrics_rebuild()
+    with time_machine.travel(datetime(2025, 1, 1, tzinfo=SHANGHAI), tick=False):
+        frozen = services.metrics_freeze_closed()
+    assert "2024Q1" in frozen
+    Response.objects.filter(pk=response.pk).update(is_spam=True)
+
+    services.metrics_apply_response(response.pk)
+    services.metrics_rebuild()
+    snapshot = selectors.metric_figure("2024Q1", "nps")
+
+    services.metrics_rebuild(include_frozen=True)
+    recomputed = selectors.metric_figure("2024Q1", "nps")
+
+    assert snapshot is not None
+    assert recomputed is not None
+    assert (snapshot.n, snapshot.value) == (1, 100.0)
+    assert (recomputed.n, recomputed.value) == (0, None)
+    assert FrozenQuarter.objects.filter(quarter="2024Q1").exists()
+
+
+def test_open_periods_are_refreshed_as_time_passes(nps_survey: Survey) -> None:
+    now = datetime(2025, 5, 1, tzinfo=SHANGHAI)
+
+    services.metrics_refresh_open_periods(now)
+
+    periods = set(DirtyPeriod.objects.values_list("period", flat=True))
+    assert {"2025Q2", "2025Q1", "2024Q4"} <= periods
+    soon = timezone.now() + timedelta(seconds=10)
+    assert all(row.due_at <= soon for row in DirtyPeriod.objects.all())
