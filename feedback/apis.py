@@ -101,6 +101,7 @@ class CaseActionApi(APIView):
     @extend_schema(
         request=ActionInputSerializer,
         responses=CaseOutputSerializer,
+        operation_id="cases_action",
         summary="Work a case: first-response, contact or resolve",
     )
     def post(self, request: Request, pk: int, action: str) -> ApiResponse:

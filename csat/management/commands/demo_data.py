@@ -1,9 +1,10 @@
-"""Load demo data: three log-ins, teams, touchpoints, dimensions and two years of NPS answers."""
+"""Load demo data: three log-ins, teams, touchpoints, dimensions and weights, and two years of
+responses, interactions, invitations, cases and purchases with believable trends."""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -12,9 +13,24 @@ from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
+from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
-from metrics.services import metrics_rebuild
-from surveys.models import Answer, Channel, Customer, Dimension, Response, Segment, Touchpoint
+from metrics.services import metrics_rebuild, weights_set
+from surveys.models import (
+    Answer,
+    Channel,
+    Customer,
+    Dimension,
+    GridRow,
+    Interaction,
+    Invitation,
+    Purchase,
+    Question,
+    Response,
+    Segment,
+    Survey,
+    Touchpoint,
+)
 from surveys.services import survey_create_nps
 
 DEMO_PASSWORD = "csat-demo"
@@ -24,12 +40,22 @@ TOUCHPOINTS = [
     ("product-delivery", "Product delivery"),
     ("after-sales-support", "After-sales support"),
 ]
+# The brief's healthcare example of dimension weights.
 DIMENSIONS = [
-    ("response-speed", "Response speed"),
-    ("technical-ability", "Technical ability"),
-    ("emotional-value", "Emotional value"),
-    ("process-experience", "Process experience"),
-    ("outcome", "Outcome satisfaction"),
+    ("response-speed", "Response speed", 15),
+    ("technical-ability", "Technical ability", 25),
+    ("emotional-value", "Emotional value", 30),
+    ("process-experience", "Process experience", 20),
+    ("outcome", "Outcome satisfaction", 10),
+]
+# Complaint categories, most frequent first (a Pareto: a vital few carry most complaints).
+CATEGORIES = [
+    ("Slow after-sales response", RootCause.PROCESS, 40),
+    ("Not personal enough", RootCause.PEOPLE, 22),
+    ("Product defect", RootCause.PRODUCT, 14),
+    ("Billing error", RootCause.TOOLS, 10),
+    ("Long wait in store", RootCause.ENVIRONMENT, 8),
+    ("Return policy too strict", RootCause.POLICY, 6),
 ]
 REASONS = [
     "Quick and friendly answer.",
@@ -39,6 +65,8 @@ REASONS = [
     "Delivery arrived a day late.",
     "Great follow-up call.",
 ]
+# Repurchase within 90 days by NPS band (the brief: 15%, 32%, 58%, 72%).
+REPURCHASE = {0: 0.08, 1: 0.08, 2: 0.08, 3: 0.15, 4: 0.15, 5: 0.32, 6: 0.32, 7: 0.58, 8: 0.58}
 
 
 class Command(BaseCommand):
@@ -49,12 +77,20 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
             return
         with transaction.atomic():
-            self._load()
+            Demo(random.Random(2025)).load()
         metrics_rebuild()
         self.stdout.write("Demo data loaded; metrics computed.")
 
-    def _load(self) -> None:
-        rng = random.Random(2025)
+
+class Demo:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.now = timezone.now()
+        self.quarters = [Quarter.current()]
+        for _index in range(7):
+            self.quarters.insert(0, self.quarters[0].previous())
+
+    def load(self) -> None:
         support = Team.objects.create(name="Support desk")
         after_sales = Team.objects.create(name="After-sales")
         users = {
@@ -67,27 +103,40 @@ class Command(BaseCommand):
             )
             for name, role in DEMO_USERS
         }
-        agents = [users["staff"]] + [
+        self.manager = users["manager"]
+        self.agents = [users["staff"]] + [
             user_create(username=f"agent{i}", password=DEMO_PASSWORD, role=Role.STAFF, team=team)
             for i, team in enumerate([support, after_sales, after_sales], start=1)
         ]
-        touchpoints = [
+        self.touchpoints = [
             Touchpoint.objects.create(code=code, name=name, position=index)
             for index, (code, name) in enumerate(TOUCHPOINTS)
         ]
-        Dimension.objects.bulk_create(Dimension(code=code, name=name) for code, name in DIMENSIONS)
+        self.dimensions = [
+            Dimension.objects.create(code=code, name=name) for code, name, _weight in DIMENSIONS
+        ]
+        first_day = self.quarters[0].start.date()
+        weights_set(
+            effective_from=date(first_day.year, 1, 1),
+            weights={code: weight for code, _name, weight in DIMENSIONS},
+            user=users["admin"],
+        )
+        self.categories = [
+            ComplaintCategory.objects.create(name=name, root_cause=cause)
+            for name, cause, _share in CATEGORIES
+        ]
         segments = [Segment.HIGH_VALUE] * 2 + [Segment.NORMAL] * 6 + [Segment.CHURN_RISK] * 2
-        customers = Customer.objects.bulk_create(
+        self.customers = Customer.objects.bulk_create(
             Customer(
                 external_id=f"C{index:05d}",
                 name=f"Customer {index}",
                 email=f"customer{index}@example.com",
-                segment=rng.choice(segments),
-                language=rng.choice(["zh-hans", "en"]),
+                segment=self.rng.choice(segments),
+                language=self.rng.choice(["zh-hans", "en"]),
             )
-            for index in range(1, 301)
+            for index in range(1, 3001)
         )
-        surveys = [
+        nps_surveys = [
             survey_create_nps(
                 title=f"{touchpoint.name}: how likely are you to recommend us?",
                 nps_question="How likely are you to recommend us to a friend or colleague?",
@@ -95,53 +144,259 @@ class Command(BaseCommand):
                 touchpoint=touchpoint,
                 created_by=users["staff"],
             )
-            for touchpoint in touchpoints
+            for touchpoint in self.touchpoints
         ]
-        self._responses(rng, surveys, customers, agents)
+        service = self._service_survey(users["staff"])
+        for step, period in enumerate(self.quarters):
+            self._quarter(step, period, nps_surveys, service)
 
-    def _responses(
-        self, rng: random.Random, surveys: list[Any], customers: list[Customer], agents: list[User]
+    def _service_survey(self, author: User) -> Survey:
+        survey = Survey.objects.create(
+            title="After-sales service quality",
+            touchpoint=self.touchpoints[2],
+            team=author.team,
+            created_by=author,
+        )
+        self.service_questions = {
+            "csat": Question.objects.create(
+                survey=survey, position=1, kind="csat", text="How satisfied are you overall?"
+            ),
+            "ces": Question.objects.create(
+                survey=survey, position=2, kind="ces", text="How easy was it to get help?"
+            ),
+            "fcr": Question.objects.create(
+                survey=survey,
+                position=3,
+                kind="yes_no",
+                role="fcr",
+                text="Was your issue resolved on first contact?",
+            ),
+            "grid": Question.objects.create(
+                survey=survey, position=4, kind="rating_grid", text="Rate each part of the service"
+            ),
+        }
+        self.grid_rows = [
+            GridRow.objects.create(
+                question=self.service_questions["grid"],
+                position=index,
+                label=dimension.name,
+                dimension=dimension,
+            )
+            for index, dimension in enumerate(self.dimensions)
+        ]
+        return survey
+
+    def _moment(self, period: Quarter) -> datetime:
+        end = min(period.end, self.now)
+        return period.start + timedelta(
+            seconds=self.rng.uniform(0, (end - period.start).total_seconds())
+        )
+
+    def _quarter(
+        self, step: int, period: Quarter, nps_surveys: list[Survey], service: Survey
     ) -> None:
-        now = timezone.now()
-        quarter = Quarter.current()
-        quarters = [quarter]
-        for _index in range(7):
-            quarters.insert(0, quarters[0].previous())
-        channels = [Channel.WEB, Channel.EMAIL, Channel.SMS, Channel.QR, Channel.PHONE, Channel.API]
-        for step, period in enumerate(quarters):
-            # NPS climbs from about the baseline (42) toward the target (58) over two years.
-            promoter_share = 0.55 + 0.012 * step
-            detractor_share = 0.14 - 0.006 * step
-            end = min(period.end, now)
-            span = (end - period.start).total_seconds()
-            for _index in range(rng.randint(150, 220)):
-                survey = rng.choice(surveys)
-                roll = rng.random()
-                if roll < promoter_share:
-                    score = rng.choice([9, 10])
-                elif roll < promoter_share + detractor_share:
-                    score = rng.randint(0, 6)
-                else:
-                    score = rng.choice([7, 8])
-                channel = rng.choice(channels)
-                agent = rng.choice(agents) if channel == Channel.PHONE else None
-                customer = rng.choice(customers)
-                submitted_at = period.start + timedelta(seconds=rng.uniform(0, span))
-                response = Response.objects.create(
+        rng = self.rng
+        progress = step / (len(self.quarters) - 1)
+        channels = [
+            Channel.WEB,
+            Channel.EMAIL,
+            Channel.SMS,
+            Channel.QR,
+            Channel.PHONE,
+            Channel.API,
+            Channel.EMBED,
+        ]
+        responses: list[tuple[Response, int]] = []
+        for _index in range(rng.randint(180, 240)):
+            agent = rng.choice(self.agents)
+            customer = rng.choice(self.customers)
+            touchpoint = rng.choice(self.touchpoints)
+            occurred = self._moment(period)
+            interaction = Interaction.objects.create(
+                customer=customer,
+                touchpoint=touchpoint,
+                agent=agent,
+                team=agent.team,
+                segment=customer.segment,
+                occurred_at=occurred,
+                quarter=quarter_label(occurred),
+                description="Ticket closed",
+            )
+            if rng.random() < 0.05 - 0.015 * progress:
+                self._complaint(interaction, progress)
+            if rng.random() > 0.55:
+                continue  # no survey answered for this interaction
+            survey = rng.choice(nps_surveys) if rng.random() < 0.75 else service
+            channel = rng.choice(channels)
+            invitation = None
+            if channel in (Channel.EMAIL, Channel.SMS):
+                invitation = Invitation.objects.create(
                     survey=survey,
-                    channel=channel,
                     customer=customer,
-                    segment=customer.segment,
+                    channel=channel,
+                    status=Invitation.Status.DELIVERED,
+                    interaction=interaction,
                     agent=agent,
-                    team=agent.team if agent else None,
-                    touchpoint=survey.touchpoint,
-                    submitted_at=submitted_at,
-                    quarter=quarter_label(submitted_at),
+                    team=agent.team,
+                    touchpoint=touchpoint,
+                    segment=customer.segment,
+                    sent_at=occurred,
+                    delivered_at=occurred + timedelta(minutes=1),
+                    quarter=quarter_label(occurred),
                 )
-                questions = list(survey.questions.all())
-                answers = [Answer(response=response, question=questions[0], number=score)]
-                if rng.random() < 0.6:
-                    answers.append(
-                        Answer(response=response, question=questions[1], text=rng.choice(REASONS))
-                    )
-                Answer.objects.bulk_create(answers)
+            submitted = min(occurred + timedelta(hours=rng.uniform(1, 48)), self.now)
+            response = Response.objects.create(
+                survey=survey,
+                channel=channel,
+                customer=customer,
+                segment=customer.segment,
+                agent=agent if channel == Channel.PHONE or rng.random() < 0.6 else None,
+                team=agent.team,
+                touchpoint=survey.touchpoint,
+                invitation=invitation,
+                submitted_at=submitted,
+                quarter=quarter_label(submitted),
+            )
+            score = self._answers(response, survey, service, progress)
+            responses.append((response, score))
+        for _index in range(rng.randint(40, 80)):
+            # invitations that were delivered but never answered
+            customer = rng.choice(self.customers)
+            sent = self._moment(period)
+            Invitation.objects.create(
+                survey=rng.choice(nps_surveys),
+                customer=customer,
+                channel=rng.choice([Channel.EMAIL, Channel.SMS]),
+                status=Invitation.Status.DELIVERED,
+                segment=customer.segment,
+                sent_at=sent,
+                delivered_at=sent + timedelta(minutes=1),
+                quarter=quarter_label(sent),
+            )
+        for response, score in responses:
+            self._purchase(response, score)
+            if score <= 6:
+                self._follow_up(response, progress)
+
+    def _answers(self, response: Response, survey: Survey, service: Survey, progress: float) -> int:
+        rng = self.rng
+        if survey != service:
+            promoter, detractor = 0.52 + 0.14 * progress, 0.12 - 0.05 * progress
+            roll = rng.random()
+            if roll < promoter:
+                score = rng.choice([9, 10])
+            elif roll < promoter + detractor:
+                score = rng.randint(0, 6)
+            else:
+                score = rng.choice([7, 8])
+            questions = list(survey.questions.all())
+            answers = [Answer(response=response, question=questions[0], number=score)]
+            if rng.random() < 0.6:
+                answers.append(
+                    Answer(response=response, question=questions[1], text=rng.choice(REASONS))
+                )
+            Answer.objects.bulk_create(answers)
+            return score
+        # Satisfaction climbs from about 75 toward 85 points (the brief).
+        mean = 3.9 + 0.45 * progress
+        stars = max(1, min(5, round(rng.gauss(mean, 0.9))))
+        questions = self.service_questions
+        answers = [
+            Answer(response=response, question=questions["csat"], number=stars),
+            Answer(
+                response=response,
+                question=questions["ces"],
+                number=max(1, min(7, round(rng.gauss(5.0 + progress, 1.2)))),
+            ),
+            Answer(
+                response=response,
+                question=questions["fcr"],
+                number=1 if rng.random() < 0.76 + 0.12 * progress else 0,
+            ),
+        ]
+        for index, row in enumerate(self.grid_rows):
+            bias = (0.3, 0.1, -0.4, 0.0, 0.2)[index]  # emotional value is the weakest
+            answers.append(
+                Answer(
+                    response=response,
+                    question=questions["grid"],
+                    grid_row=row,
+                    number=max(1, min(5, round(rng.gauss(mean + bias, 0.8)))),
+                )
+            )
+        Answer.objects.bulk_create(answers)
+        return 2 * stars  # a 1-10 equivalent, for repurchase and follow-up
+
+    def _purchase(self, response: Response, score: int) -> None:
+        chance = REPURCHASE.get(score, 0.72)
+        if response.submitted_at and self.rng.random() < chance:
+            bought = response.submitted_at + timedelta(days=self.rng.uniform(1, 85))
+            if bought < self.now:
+                Purchase.objects.create(customer=response.customer, purchased_at=bought)
+
+    def _case(self, kind: str, opened: datetime, progress: float, **fields: Any) -> Case:
+        rng = self.rng
+        first = opened + timedelta(hours=rng.uniform(1, 40 - 25 * progress))
+        resolved = first + timedelta(hours=rng.uniform(1, 60 - 30 * progress))
+        case = Case.objects.create(
+            kind=kind,
+            opened_at=opened,
+            quarter=quarter_label(opened),
+            first_response_due_at=opened + timedelta(hours=24),
+            resolution_due_at=opened + timedelta(hours=48),
+            first_response_at=first if first < self.now else None,
+            resolved_at=resolved if resolved < self.now else None,
+            status=Case.Status.RESOLVED if resolved < self.now else Case.Status.OPEN,
+            contact_count=1 if rng.random() < 0.7 + 0.2 * progress else 2,
+            **fields,
+        )
+        if rng.random() < 0.41 + 0.3 * progress:
+            self._action(case)
+        return case
+
+    def _follow_up(self, response: Response, progress: float) -> None:
+        assert response.submitted_at is not None
+        self._case(
+            Case.Kind.FOLLOW_UP,
+            response.submitted_at,
+            progress,
+            customer=response.customer,
+            response=response,
+            channel=response.channel,
+            touchpoint_id=response.touchpoint_id,
+            segment=response.segment,
+            agent_id=response.agent_id,
+            team_id=response.team_id,
+            summary="Low score: call the customer back.",
+        )
+
+    def _complaint(self, interaction: Interaction, progress: float) -> None:
+        weights = [share for _name, _cause, share in CATEGORIES]
+        category = self.rng.choices(self.categories, weights=weights)[0]
+        self._case(
+            Case.Kind.COMPLAINT,
+            interaction.occurred_at,
+            progress,
+            customer=interaction.customer,
+            category=category,
+            channel=self.rng.choice([Channel.PHONE, Channel.WEB, Channel.EMAIL]),
+            interaction=interaction,
+            touchpoint=interaction.touchpoint,
+            segment=interaction.segment,
+            agent=interaction.agent,
+            team=interaction.team,
+            summary=category.name,
+        )
+
+    def _action(self, case: Case) -> None:
+        title = f"Fix: {case.category.name}" if case.category else "Call-back programme"
+        action, _created = ImprovementAction.objects.get_or_create(
+            title=title,
+            defaults={
+                "owner": self.manager,
+                "lead_department": "Customer service",
+                "supporting_departments": "After-sales, Logistics",
+                "deadline": (case.opened_at + timedelta(days=60)).date(),
+            },
+        )
+        action.cases.add(case)
