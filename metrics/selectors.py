@@ -67,7 +67,7 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("csat", _("CSAT %"), "answers"),
         MetricSpec("satisfaction", _("Satisfaction score (0-100)"), "answers", unit=""),
         MetricSpec("ces", _("CES (mean, 1-7)"), "answers", unit=""),
-        MetricSpec("ces_easy", _("CES % easy"), "answers"),
+        MetricSpec("ces_easy", _("CES: share easy (5-7)"), "answers"),
         MetricSpec("fcr", _("First-contact resolution %"), "answers"),
         MetricSpec("composite", _("Composite index"), "answers", unit=""),
         MetricSpec("response_rate", _("Response rate"), "reach"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
@@ -33,6 +35,25 @@ def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")
     _requires(bool(url), "needs Redis: set REDIS_URL")
     return url
+
+
+@pytest.fixture
+def worker_queue() -> Iterator[str]:
+    """A queue of this test's own, so no other worker on the broker takes its tasks."""
+    from csat.celery import app
+
+    queue = f"csat-test-{uuid.uuid4().hex[:8]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    yield queue
+    app.conf.task_default_queue = previous
+
+
+def database_url() -> str:
+    """The test database as a URL, for processes started by a test (a Celery worker)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from accounts.models import Role
 from accounts.services import user_create
-from csat.celery import app as celery_app
 from surveys.services import survey_create_nps
 from tests import live
+from tests.conftest import database_url
 
 PASSWORD = "live-test-password"
-
-
-@pytest.fixture
-def worker_queue() -> Iterator[str]:
-    """A queue of this test's own, so no other worker on the broker takes its tasks."""
-    queue = f"csat-test-{uuid.uuid4().hex[:8]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    yield queue
-    celery_app.conf.task_default_queue = previous
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -41,7 +22,7 @@ def test_real_worker_on_postgres_and_redis_updates_dashboard_after_http_submissi
     # given a manager, an open survey, and a worker on Redis and the test database
     user_create(username="live.manager", password=PASSWORD, role=Role.MANAGER)
     survey = survey_create_nps(title="Live", nps_question="Recommend us?")
-    env = live.base_env() | {"DATABASE_URL": _database_url(), "REDIS_URL": redis_url}
+    env = live.base_env() | {"DATABASE_URL": database_url(), "REDIS_URL": redis_url}
     base_url = str(live_server)
     manager = live.logged_in_session(base_url, "live.manager", PASSWORD)
     assert live.dashboard_nps(manager, base_url) == ("No data", 0)
