@@ -464,11 +464,21 @@ def slice_label(slice_kind: str, slice_value: str) -> str:
     return str(found) if found else slice_value
 
 
+def period_figure(
+    period_label: str, metric: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
+) -> Figure | None:
+    """One metric without the change on the period before (cheaper: for trends and lists)."""
+    period = period_parse(period_label)
+    if METRICS[metric].family == "answers":
+        return _answer_figures(period, slice_kind, slice_value).get(metric)
+    return _figures(period, slice_kind, slice_value).get(metric)
+
+
 def slice_figures(period_label: str, slice_kind: str, metric: str) -> list[tuple[str, Figure]]:
     """One metric for every member of a slice kind that has data in the period."""
     result = []
     for member in slice_members(period_label, slice_kind):
-        figure = metric_figure(period_label, metric, slice_kind, member)
+        figure = period_figure(period_label, metric, slice_kind, member)
         if figure is not None and figure.n:
             result.append((slice_label(slice_kind, member), figure))
     return result

@@ -42,7 +42,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     trend = []
     step = quarter
     for _index in range(QUARTERS_SHOWN):
-        trend.append((step.label, selectors.metric_figure(step.label, "nps")))
+        trend.append((step.label, selectors.period_figure(step.label, "nps")))
         step = step.previous()
     rows = [(selectors.METRICS[key], figure) for key, figure in figures.items()]
     context = {
