@@ -110,9 +110,14 @@ def case_log_complaint(
         errors["opened_at"] = [_("A complaint cannot be opened in the future.")]
     if errors:
         raise ApplicationError(_("The complaint could not be logged."), errors)
+    # The agent who served the customer and their team then, kept from the interaction
+    # behind the complaint (metrics.md, "Slices"); without one, the logging staff member now.
+    team = agent.team if agent else None
+    segment = customer.segment if customer else ""
     if interaction is not None:
         customer = customer or interaction.customer
-        agent = agent or interaction.agent
+        agent, team = interaction.agent, interaction.team
+        segment = interaction.segment
     first_due, resolution_due = _deadlines(Case.Kind.COMPLAINT, opened_at)
     case = Case.objects.create(
         kind=Case.Kind.COMPLAINT,
@@ -121,9 +126,9 @@ def case_log_complaint(
         channel=channel,
         interaction=interaction,
         touchpoint=interaction.touchpoint if interaction else None,
-        segment=customer.segment if customer else "",
+        segment=segment,
         agent=agent,
-        team=agent.team if agent else None,
+        team=team,
         summary=summary.strip(),
         opened_at=opened_at,
         quarter=quarter_label(opened_at),

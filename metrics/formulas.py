@@ -163,8 +163,12 @@ def sample_sd(total: float, total_of_squares: float, n: int) -> float | None:
     if n < 2:
         return None
     variance = (total_of_squares - total * total / n) / (n - 1)
-    # Cancellation in the sums can leave a tiny negative variance for identical values.
-    return math.sqrt(max(variance, 0.0))
+    # Identical values have variance 0, but sums of normalised (non-integer) scores cancel
+    # only to float noise: treat anything within 1e-12 of the mean square as 0, so that a
+    # change test on identical answers stays undefined rather than "significant".
+    if variance <= 1e-12 * abs(total_of_squares) / n:
+        return 0.0
+    return math.sqrt(variance)
 
 
 def median(values: Sequence[float]) -> float | None:

@@ -120,7 +120,9 @@ def _answer_measures(period: Period, slice_kind: str, slice_value: str) -> Measu
         target["total_sq"] += total_sq
         target["count_a"] += count_a
         target["count_b"] += count_b
-    return measures
+    # Cells emptied by a response turned test or spam stay as zero rows until the nightly
+    # rebuild: they hold no data.
+    return {key: dict(components) for key, components in measures.items() if components["n"]}
 
 
 def _family(period: Period, slice_kind: str, slice_value: str) -> dict[str, Components]:
@@ -246,10 +248,17 @@ def _answer_figures(period: Period, slice_kind: str, slice_value: str) -> dict[s
     by_code = {codes.get(int(name[4:]), name): figure.value for name, figure in scores.items()}
     weights = period_weights(period)
     composite = formulas.composite_index(by_code, weights)
+    # n counts the answers of the dimensions that enter the index (listed in the profile);
+    # a null index has no n, so it is never flagged as a low sample.
+    entering = [
+        figure.n
+        for name, figure in scores.items()
+        if codes.get(int(name[4:]), name) in weights and figure.value is not None
+    ]
     figures["composite"] = Figure(
         "composite",
         composite,
-        sum(scores[name].n for name in scores),
+        sum(entering) if composite is not None else 0,
         details={"scores": by_code, "weights": weights},
     )
     return figures

@@ -52,15 +52,30 @@ def metrics_mark_dirty(quarters: Iterable[str], family_names: Iterable[str]) -> 
 def metrics_apply_response(response_id: int) -> None:
     """A response was submitted or changed: update the answer rollups, then the rest."""
     answers.answers_apply_response(response_id)
-    quarter = Response.objects.filter(pk=response_id).values_list("quarter", flat=True).first()
-    if quarter:
-        metrics_mark_dirty([quarter], [Family.REACH, Family.REPURCHASE])
+    row = Response.objects.filter(pk=response_id).values("quarter", "invitation__quarter").first()
+    if row is None:
+        return
+    metrics_mark_dirty([row["quarter"]], [Family.REACH, Family.REPURCHASE])
+    # A reply counts toward its invitation's send quarter, which can be an earlier one.
+    metrics_mark_dirty([row["invitation__quarter"] or ""], [Family.REACH])
 
 
 def metrics_apply_case(case_id: int) -> None:
-    """A case was opened or changed: its quarter's case metrics change."""
-    quarter = Case.objects.filter(pk=case_id).values_list("quarter", flat=True).first()
-    metrics_mark_dirty([quarter or ""], [Family.CASES])
+    """A case was opened or changed: its quarter's case metrics change, and so do those of
+    the same customer's earlier complaints in the category that it makes repeats."""
+    case = Case.objects.filter(pk=case_id).first()
+    if case is None:
+        return
+    quarters = [case.quarter]
+    if case.kind == Case.Kind.COMPLAINT and case.customer_id:
+        quarters += Case.objects.filter(
+            kind=Case.Kind.COMPLAINT,
+            customer_id=case.customer_id,
+            category_id=case.category_id,
+            resolved_at__gte=case.opened_at - families.repeat_window(),
+            resolved_at__lt=case.opened_at,
+        ).values_list("quarter", flat=True)
+    metrics_mark_dirty(quarters, [Family.CASES])
 
 
 def metrics_apply_interaction(interaction_id: int) -> None:

@@ -218,6 +218,17 @@ def _answer_rows(response: Response, answers: list[ParsedAnswer]) -> list[Answer
     return rows
 
 
+def _original(survey: Survey, submission_key: str) -> Response | None:
+    """The complete, non-test response that already carries this key: a later submission
+    with the key is a duplicate of it."""
+    return Response.objects.filter(
+        survey=survey,
+        submission_key=submission_key,
+        status=Response.Status.COMPLETE,
+        is_test=False,
+    ).first()
+
+
 def response_submit(
     *,
     survey: Survey,
@@ -243,7 +254,7 @@ def response_submit(
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown channel."), {"channel": [_("Unknown channel.")]})
     if submission_key:
-        existing = Response.objects.filter(survey=survey, submission_key=submission_key).first()
+        existing = _original(survey, submission_key)
         if existing is not None:
             return existing, False
     answers = answers_validate(survey, raw_answers)
@@ -251,6 +262,12 @@ def response_submit(
     now = timezone.now()
     try:
         with transaction.atomic():
+            if submission_key:
+                # A partial or test response never blocks a later complete one (metrics.md):
+                # it gives up the key, which now belongs to this submission.
+                Response.objects.filter(survey=survey, submission_key=submission_key).update(
+                    submission_key=""
+                )
             response = Response.objects.create(
                 survey=survey,
                 channel=channel,
@@ -272,7 +289,7 @@ def response_submit(
     except IntegrityError:
         # Two submissions with one key raced past the check above: the first one won.
         if submission_key:
-            existing = Response.objects.filter(survey=survey, submission_key=submission_key).first()
+            existing = _original(survey, submission_key)
             if existing is not None:
                 return existing, False
         raise
