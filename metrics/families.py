@@ -16,22 +16,26 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case as CaseWhen
+from django.db import connection, transaction
 from django.db.models import (
+    Aggregate,
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    FloatField,
     IntegerField,
     OuterRef,
     Q,
+    QuerySet,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models import Case as CaseWhen
+from django.db.models.functions import Coalesce, Extract, Substr
 
 from feedback.models import Case, ImprovementAction
 from metrics import formulas
@@ -105,6 +109,56 @@ def _counts(row: dict[str, Any], names: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------- cases
 
 
+class Median(Aggregate):
+    """PostgreSQL's exact median (the mean of the two middle values for an even count)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _median_hours(
+    responded: QuerySet[Case], fields: Sequence[str]
+) -> dict[RollupKey, tuple[float | None, int]]:
+    """Median hours to first response and its count, per period and slice.
+
+    A median is not a sum of cells: PostgreSQL computes it per group; elsewhere (SQLite in
+    development) the delays of the cases are fetched and the median taken here.
+    """
+    result: dict[RollupKey, tuple[float | None, int]] = {}
+    if connection.vendor == "postgresql":
+        hours = Extract(
+            ExpressionWrapper(F("first_response") - F("opened_at"), output_field=DurationField()),
+            "epoch",
+        ) / Value(3600.0)
+        annotated = responded.annotate(year=Substr("quarter", 1, 4))
+        for period_field in ("quarter", "year"):
+            groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+            groups += [(kind.value, field) for kind, field in CASE_SLICES.items()]
+            for kind, field in groups:
+                keys = [period_field] + ([field] if field else [])
+                for row in (
+                    annotated.values(*keys).annotate(m=Median(hours), c=Count("pk")).order_by()
+                ):
+                    if field and not _is_member(row[field]):
+                        continue
+                    value = str(row[field]) if field else ""
+                    result[(row[period_field], kind, value)] = (row["m"], row["c"])
+        return result
+    delays: dict[RollupKey, list[float]] = defaultdict(list)
+    for row in responded.values("opened_at", "first_response", *fields):
+        delay = (row["first_response"] - row["opened_at"]).total_seconds() / 3600
+        keys = [(SliceKind.ALL.value, "")] + [
+            (kind.value, str(row[field]))
+            for kind, field in CASE_SLICES.items()
+            if _is_member(row[field])
+        ]
+        for period in (row["quarter"], row["quarter"][:4]):
+            for kind, value in keys:
+                delays[(period, kind, value)].append(delay)
+    return {key: (formulas.median(values), len(values)) for key, values in delays.items()}
+
+
 def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
     """Complaint resolution, non-repeat resolution, operational FCR, SLA, conversion, FRT."""
     repeat = Case.objects.filter(
@@ -146,21 +200,11 @@ def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, C
     fields = ["quarter", *CASE_SLICES.values()]
     cells = rows.values(*fields).annotate(**aggregates).order_by()
     result = _project(cells, CASE_SLICES, "quarter", lambda row: _counts(row, list(aggregates)))
-    # A median is not a sum: collect the response delays (cases, not responses) per slice.
-    delays: dict[RollupKey, list[float]] = defaultdict(list)
-    for row in rows.filter(responded).values("opened_at", "first_response", *fields):
-        hours = (row["first_response"] - row["opened_at"]).total_seconds() / 3600
-        keys = [(SliceKind.ALL.value, "")] + [
-            (kind.value, str(row[field]))
-            for kind, field in CASE_SLICES.items()
-            if _is_member(row[field])
-        ]
-        for period in (row["quarter"], row["quarter"][:4]):
-            for kind, value in keys:
-                delays[(period, kind, value)].append(hours)
+    medians = _median_hours(rows.filter(responded), fields)
     for key, components in result.items():
-        components["first_response_hours_median"] = formulas.median(delays.get(key, []))
-        components["first_response_count"] = len(delays.get(key, []))
+        median, count = medians.get(key, (None, 0))
+        components["first_response_hours_median"] = median
+        components["first_response_count"] = count
     return result
 
 
