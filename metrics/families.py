@@ -40,7 +40,7 @@ from django.db.models.functions import Coalesce, Extract, Substr
 from feedback.models import Case, ImprovementAction
 from metrics import formulas
 from metrics.models import PeriodRollup, SliceKind
-from surveys.models import Answer, Interaction, Invitation, Purchase, Question, Response
+from surveys.models import Answer, Interaction, Invitation, Question, Response
 
 Components = dict[str, Any]
 RollupKey = tuple[str, str, str]  # period, slice kind, slice value
@@ -313,13 +313,9 @@ def repurchase_key(kind: str, lo: int, hi: int, band: str, count: str) -> str:
 def repurchase_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
     """Repurchase by score band per scored kind and scale, with the open-window count."""
     window = repurchase_window()
-    bought = Purchase.objects.filter(
-        customer=OuterRef("response__customer"),
-        purchased_at__gt=OuterRef("response__submitted_at"),
-        purchased_at__lte=ExpressionWrapper(
-            OuterRef("response__submitted_at") + window, output_field=DateTimeField()
-        ),
-    ).filter(purchased_at__lte=as_of)
+    # Response.next_purchase_at holds the first purchase in the response's window, kept up
+    # to date by each purchase (responses_link_purchases): no per-answer purchase lookup.
+    bought = Q(response__next_purchase_at__isnull=False, response__next_purchase_at__lte=as_of)
     open_window = Q(response__submitted_at__gt=as_of - window)
     cells = (
         Answer.objects.filter(
@@ -331,7 +327,7 @@ def repurchase_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupK
             number__isnull=False,
         )
         .annotate(scale_lo=_scale("min"), scale_hi=_scale("max"))
-        .annotate(band=_band(), repurchased=Exists(bought))
+        .annotate(band=_band())
         .values(
             "response__quarter",
             "question__kind",
@@ -342,7 +338,7 @@ def repurchase_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupK
         )
         .annotate(
             n=Count("pk", filter=~open_window),
-            bought=Count("pk", filter=~open_window & Q(repurchased=True)),
+            bought=Count("pk", filter=~open_window & bought),
             open=Count("pk", filter=open_window),
         )
         .order_by()

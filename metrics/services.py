@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import DateTimeField, ExpressionWrapper, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -90,12 +90,46 @@ def metrics_apply_invitation(invitation_id: int) -> None:
     metrics_mark_dirty([quarter or ""], [Family.REACH])
 
 
+def responses_link_purchases(
+    *, customer_id: int | None = None, submitted_since: datetime | None = None
+) -> int:
+    """Recompute Response.next_purchase_at from the purchases (one customer's responses, or
+    every response submitted since a moment, or all); returns the rows changed."""
+    window = families.repurchase_window()
+    first = (
+        Purchase.objects.filter(
+            customer=OuterRef("customer"),
+            purchased_at__gt=OuterRef("submitted_at"),
+            purchased_at__lte=ExpressionWrapper(
+                OuterRef("submitted_at") + window, output_field=DateTimeField()
+            ),
+        )
+        .order_by("purchased_at")
+        .values("purchased_at")[:1]
+    )
+    responses = Response.objects.filter(customer__isnull=False, submitted_at__isnull=False)
+    if customer_id is not None:
+        responses = responses.filter(customer_id=customer_id)
+    if submitted_since is not None:
+        responses = responses.filter(submitted_at__gte=submitted_since)
+    return responses.update(next_purchase_at=Subquery(first))
+
+
 def metrics_apply_purchase(purchase_id: int) -> None:
     """A purchase can turn answers of the previous window into repurchases."""
-    bought = Purchase.objects.filter(pk=purchase_id).values_list("purchased_at", flat=True).first()
-    if bought is None:
+    purchase = Purchase.objects.filter(pk=purchase_id).values("purchased_at", "customer_id").first()
+    if purchase is None:
         return
+    bought = purchase["purchased_at"]
     window = families.repurchase_window()
+    # Only the customer's responses of the window before the purchase can change: the
+    # purchase becomes their first one unless an earlier one is already recorded.
+    Response.objects.filter(
+        Q(next_purchase_at__isnull=True) | Q(next_purchase_at__gt=bought),
+        customer_id=purchase["customer_id"],
+        submitted_at__lt=bought,
+        submitted_at__gte=bought - window,
+    ).update(next_purchase_at=bought)
     quarters, step = [], Quarter.containing(bought - window)
     while step.start <= bought:
         quarters.append(step.label)
@@ -259,7 +293,10 @@ def metrics_freeze_closed(now: datetime | None = None) -> list[str]:
 
 
 def metrics_nightly(now: datetime | None = None) -> None:
-    """Nightly: rebuild every open quarter from source, then freeze the settled ones."""
+    """Nightly: re-derive recent purchase links, rebuild every open quarter from source,
+    then freeze the settled ones."""
+    now = now or timezone.now()
+    responses_link_purchases(submitted_since=now - families.repurchase_window() - timedelta(days=1))
     metrics_rebuild(as_of=now)
     metrics_freeze_closed(now)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from datetime import timedelta
 
-from metrics import services
+from celery import shared_task
+from django.utils import timezone
+
+from metrics import families, services
 
 
 @shared_task(name="metrics.tasks.metrics_run_recompute")
@@ -27,6 +30,10 @@ def metrics_refresh_open_periods() -> None:
 
 @shared_task(name="metrics.tasks.metrics_nightly")
 def metrics_nightly() -> None:
-    """Nightly: full recompute from source, then freeze the settled quarters."""
+    """Nightly: re-derive recent purchase links, full recompute, freeze settled quarters."""
+    now = timezone.now()
+    services.responses_link_purchases(
+        submitted_since=now - families.repurchase_window() - timedelta(days=1)
+    )
     services.metrics_request_recompute(reason="nightly")
-    services.metrics_freeze_closed()
+    services.metrics_freeze_closed(now)

@@ -300,6 +300,9 @@ class Response(models.Model):
     # Whether the answer rollups include this response; flipped only by compare-and-swap, so
     # applying the same response twice adds it once (metrics/rollups.py).
     in_rollup = models.BooleanField(default=False)
+    # The customer's first purchase strictly after submission and within the repurchase
+    # window (metrics.md, "Repurchase rate by score"), kept up to date by each purchase.
+    next_purchase_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=16, blank=True)
     is_test = models.BooleanField(_("test"), default=False)
     is_spam = models.BooleanField(_("spam"), default=False)
@@ -330,6 +333,12 @@ class Response(models.Model):
             models.Index(fields=["status", "submitted_at"], name="response_counted_idx"),
             models.Index(fields=["customer", "submitted_at"], name="response_customer_idx"),
             models.Index(fields=["quarter"], name="response_quarter_idx"),
+            # Coverage asks, per interaction, whether its customer answered in the period.
+            models.Index(
+                fields=["customer", "quarter"],
+                name="response_counted_customer_idx",
+                condition=models.Q(status="complete", is_test=False, is_spam=False),
+            ),
             # Responses the answer rollups have not caught up with yet (metrics/answers.py):
             # small in steady state, so a full rebuild finds them without a scan.
             models.Index(

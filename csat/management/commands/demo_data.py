@@ -15,7 +15,7 @@ from accounts.models import Role, Team, User
 from accounts.services import user_create
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
-from metrics.services import metrics_rebuild, weights_set
+from metrics.services import metrics_rebuild, responses_link_purchases, weights_set
 from surveys.models import (
     Answer,
     Channel,
@@ -78,6 +78,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             Demo(random.Random(2025)).load()
+            responses_link_purchases()
         metrics_rebuild()
         self.stdout.write("Demo data loaded; metrics computed.")
 
