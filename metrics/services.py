@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,16 +37,16 @@ Family = PeriodRollup.Family
 def metrics_mark_dirty(quarters: Iterable[str], family_names: Iterable[str]) -> None:
     """Ask for a recompute of these families for these quarters, batched a few seconds."""
     due = timezone.now() + timedelta(seconds=settings.METRICS_DIRTY_DELAY_SECONDS)
-    for quarter in {q for q in quarters if q}:
-        for family in family_names:
-            # An existing row keeps its earlier due time, so a busy quarter is not postponed.
-            try:
-                with transaction.atomic():
-                    DirtyPeriod.objects.get_or_create(
-                        period=quarter, family=family, defaults={"due_at": due}
-                    )
-            except IntegrityError:
-                pass
+    # One statement; an existing row keeps its earlier due time (ignore_conflicts), so a busy
+    # quarter is not postponed indefinitely.
+    DirtyPeriod.objects.bulk_create(
+        [
+            DirtyPeriod(period=quarter, family=family, due_at=due)
+            for quarter in sorted({q for q in quarters if q})
+            for family in family_names
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def metrics_apply_response(response_id: int) -> None:
@@ -55,9 +55,10 @@ def metrics_apply_response(response_id: int) -> None:
     row = Response.objects.filter(pk=response_id).values("quarter", "invitation__quarter").first()
     if row is None:
         return
-    metrics_mark_dirty([row["quarter"]], [Family.REACH, Family.REPURCHASE])
-    # A reply counts toward its invitation's send quarter, which can be an earlier one.
-    metrics_mark_dirty([row["invitation__quarter"] or ""], [Family.REACH])
+    # A reply also counts toward its invitation's send quarter, which can be an earlier one.
+    metrics_mark_dirty(
+        [row["quarter"], row["invitation__quarter"] or ""], [Family.REACH, Family.REPURCHASE]
+    )
 
 
 def metrics_apply_case(case_id: int) -> None:
