@@ -167,6 +167,12 @@ def answers_apply_response(response_id: int) -> bool:
     """
     with transaction.atomic():
         _lock(shared=True)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Rollups are derived data, and the flag flips in the same transaction as the
+                # sums: a crash loses both or neither. The outbox marks the event done only in
+                # a later, durable commit, which also flushes this one.
+                cursor.execute("SET LOCAL synchronous_commit = off")
         response = (
             Response.objects.filter(pk=response_id)
             .annotate(counted=ExpressionWrapper(Response.counted_q(), output_field=BooleanField()))
