@@ -92,6 +92,8 @@ class ParsedAnswer:
 
 
 def _is_blank(raw: Any) -> bool:
+    if isinstance(raw, Mapping):  # a grid whose rows were all left unrated
+        return all(_is_blank(value) for value in raw.values())
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw in ([], {})
 
 
