@@ -121,9 +121,7 @@ def test_partial_save_counts_nothing_and_resume_prefills_then_completes_in_place
     assert OutboxEvent.objects.filter(object_id=completed.pk).count() == 1
 
 
-def test_partial_save_checks_the_answers_it_keeps(
-    client: Client, invitation: Invitation
-) -> None:
+def test_partial_save_checks_the_answers_it_keeps(client: Client, invitation: Invitation) -> None:
     nps = f"q{questions_by_kind(invitation.survey)['nps'].pk}"
 
     page = client.post(f"/i/{invitation.token}/", {nps: "12", "action": "save"})

@@ -44,7 +44,7 @@ def test_page_renders_every_kind_with_labels_and_fieldsets(client: Client, surve
     for row in grid_rows:
         assert page.count(f'name="q{questions["rating_grid"].pk}_r{row.pk}"') == 5
     assert "<legend>Speed</legend>" in page
-    assert 'Answer only if you chose 6 or less for “Would you recommend us?”.' in page
+    assert "Answer only if you chose 6 or less for “Would you recommend us?”." in page
     assert f'data-show-if="{questions["nps"].pk}"' in page
     assert "js/respond.js" in page
     assert "style=" not in page
