@@ -109,7 +109,12 @@ def embed_snippet(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def phone_entry(request: HttpRequest) -> HttpResponse:
     """A staff member types the customer's answers during a callback (channel phone)."""
-    start = PhoneStartForm(request.POST if request.method == "POST" else request.GET or None)
+    # A link from a survey's page preselects the survey; the form counts as sent once it
+    # names a customer.
+    sent = request.POST if request.method == "POST" else request.GET
+    start = PhoneStartForm(
+        sent if "customer" in sent else None, initial={"survey": request.GET.get("survey")}
+    )
     if not start.is_bound or not start.is_valid():
         status = 400 if start.is_bound else 200
         return render(request, "surveys/phone_start.html", {"form": start}, status=status)

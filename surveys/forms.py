@@ -92,6 +92,17 @@ class SurveySettingsForm(forms.Form):
         _per_language(self, "introduction", _("Introduction"), textarea=True)
         _per_language(self, "thank_you_message", _("Thank-you message"), textarea=True)
 
+    def clean_logo(self) -> Any:
+        # Refused before it is read into memory; the builder checks the image itself.
+        logo = self.cleaned_data.get("logo")
+        limit = settings.SURVEY_LOGO_MAX_BYTES
+        if logo and logo.size > limit:
+            raise forms.ValidationError(
+                _("The logo is too large: %(size)s KB, at most %(max)s KB.")
+                % {"size": logo.size // 1000, "max": limit // 1000}
+            )
+        return logo
+
     @classmethod
     def initial_for(cls, survey: Survey) -> dict[str, Any]:
         from surveys.builder import texts_of
