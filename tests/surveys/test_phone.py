@@ -67,3 +67,14 @@ def test_people_without_a_login_cannot_enter_answers(client: Client, survey: Sur
 
     assert response.status_code == 302
     assert not Response.objects.exists()
+
+
+def test_the_link_from_a_survey_page_preselects_it_without_errors(
+    staff_client: Client, survey: Survey
+) -> None:
+    page = staff_client.get(f"/surveys/phone/?survey={survey.pk}")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f'<option value="{survey.pk}" selected>' in html
+    assert 'class="error"' not in html

@@ -185,7 +185,7 @@ def test_respondent_page_weight_stays_small(client: Client, survey: Survey) -> N
         sizes.append(Path(found).stat().st_size)
 
     assert len(assets) == 2  # one stylesheet, one script
-    assert sum(sizes) < 40_000, sizes
+    assert sum(sizes) < 20_000, sizes
 
 
 def test_brand_colour_and_logo_are_served_for_the_page(client: Client, staff: User) -> None:
