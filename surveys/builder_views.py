@@ -21,6 +21,8 @@ from surveys.respond import language_supported, raw_answers_from_post, survey_qu
 from surveys.respond_views import render_form
 from surveys.templates_library import TEMPLATES, survey_create_from_template
 
+PREVIEW_LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+
 
 def _put_errors(form: forms.Form, error: ApplicationError) -> None:
     """The service's per-field problems, on the form's fields (others at the top)."""
@@ -182,7 +184,10 @@ def survey_preview(request: HttpRequest, pk: int) -> HttpResponse:
         or language_supported(survey.default_language)
         or "en"
     )
-    extra = {"preview": True, "languages": builder.LANGUAGE_CODES}
+    extra = {
+        "preview": True,
+        "preview_languages": [(code, name_local) for code, name_local in PREVIEW_LANGUAGES],
+    }
     if request.method != "POST":
         return render_form(request, survey, language=language, extra=extra)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
