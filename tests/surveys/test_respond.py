@@ -207,3 +207,41 @@ def test_brand_colour_and_logo_are_served_for_the_page(client: Client, staff: Us
     assert css.content.decode() == ":root { --brand: #0a7d4f; --brand-ink: #ffffff; }\n"
     assert (logo.status_code, logo["Content-Type"]) == (200, "image/png")
     assert logo.content == image.getvalue()
+
+
+def test_multiple_choice_stores_each_chosen_option_and_is_prefilled_when_refused(
+    client: Client, survey: Survey
+) -> None:
+    from surveys.builder import OptionSpec, QuestionSpec, question_save
+
+    question = question_save(
+        survey=survey,
+        spec=QuestionSpec(
+            kind="multiple_choice",
+            text={"en": "What did we do well?"},
+            options=[
+                OptionSpec({"en": "Speed"}),
+                OptionSpec({"en": "Care"}),
+                OptionSpec({"en": "Price"}),
+            ],
+        ),
+    )
+    speed, care, _price = question.choices.order_by("position")
+    data = {**full_answers(survey, nps=9), f"q{question.pk}": [str(speed.pk), str(care.pk)]}
+    ces = questions_by_kind(survey)["ces"]
+
+    refused = client.post(
+        f"/s/{survey.public_id}/", {**data, f"q{ces.pk}": "", "submission_key": "a"}
+    ).content.decode()
+    accepted = client.post(f"/s/{survey.public_id}/", {**data, "submission_key": "b"})
+
+    assert f'name="q{question.pk}" value="{speed.pk}" checked' in refused
+    assert f'name="q{question.pk}" value="{care.pk}" checked' in refused
+    assert accepted.status_code == 302
+    stored = Response.objects.get()
+    assert sorted(
+        stored.answers.filter(question=question).values_list("choice__label", flat=True)
+    ) == [
+        "Care",
+        "Speed",
+    ]
