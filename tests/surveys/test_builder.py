@@ -25,8 +25,8 @@ from surveys.templates_library import TEMPLATES, survey_create_from_template
 from tests.surveys.builders import full_answers, multi_kind_survey, questions_by_kind
 
 
-def _survey(staff: User) -> Survey:
-    return survey_create(values=SurveySettings(title={"en": "Blank"}), created_by=staff)
+def _survey(staff: User | None) -> Survey:
+    return survey_create(values=SurveySettings(title={"en": "Blank"}), created_by=None)
 
 
 def _refused(survey: Survey, spec: QuestionSpec, question: Question | None = None) -> dict:
@@ -95,17 +95,17 @@ def test_staff_start_from_the_servqual_template(staff_client: Client) -> None:
         ("service_dimensions", ["rating_grid", "csat", "text"]),
     ],
 )
-def test_every_template_builds_its_questions(staff: User, key: str, kinds: list[str]) -> None:
-    survey = survey_create_from_template(key=key, created_by=staff)
+def test_every_template_builds_its_questions(db: None, key: str, kinds: list[str]) -> None:
+    survey = survey_create_from_template(key=key, created_by=None)
 
     assert list(survey.questions.values_list("kind", flat=True)) == kinds
     assert survey.status == Survey.Status.DRAFT
 
 
-def test_templates_cover_fcr_follow_up_and_the_dimension_survey(staff: User) -> None:
-    nps = survey_create_from_template(key="relationship_nps", created_by=staff)
-    fcr = survey_create_from_template(key="first_contact_resolution", created_by=staff)
-    dimensions = survey_create_from_template(key="service_dimensions", created_by=staff)
+def test_templates_cover_fcr_follow_up_and_the_dimension_survey(db: None) -> None:
+    nps = survey_create_from_template(key="relationship_nps", created_by=None)
+    fcr = survey_create_from_template(key="first_contact_resolution", created_by=None)
+    dimensions = survey_create_from_template(key="service_dimensions", created_by=None)
 
     follow_up = nps.questions.get(position=2)
     assert (follow_up.show_if_question, follow_up.show_if_min, follow_up.show_if_max) == (
@@ -202,14 +202,14 @@ def test_a_choice_question_without_choices_is_refused_on_the_page(
 # ---------------------------------------------------------------- validation
 
 
-def test_a_grid_without_rows_is_refused(staff: User) -> None:
-    fields = _refused(_survey(staff), QuestionSpec(kind="rating_grid", text={"en": "Rate"}))
+def test_a_grid_without_rows_is_refused(db: None) -> None:
+    fields = _refused(_survey(None), QuestionSpec(kind="rating_grid", text={"en": "Rate"}))
 
     assert fields == {"rows_en": ["Give at least one row to rate."]}
 
 
-def test_a_scale_other_than_the_allowed_ones_is_refused(staff: User) -> None:
-    survey = _survey(staff)
+def test_a_scale_other_than_the_allowed_ones_is_refused(db: None) -> None:
+    survey = _survey(None)
 
     csat = _refused(survey, QuestionSpec(kind="csat", text={"en": "Sat?"}, scale=(1, 6)))
     nps = _refused(survey, QuestionSpec(kind="nps", text={"en": "Rec?"}, scale=(1, 10)))
@@ -222,8 +222,8 @@ def test_a_scale_other_than_the_allowed_ones_is_refused(staff: User) -> None:
     }
 
 
-def test_a_condition_must_point_at_an_earlier_score_within_its_scale(staff: User) -> None:
-    survey = _survey(staff)
+def test_a_condition_must_point_at_an_earlier_score_within_its_scale(db: None) -> None:
+    survey = _survey(None)
     text = question_save(survey=survey, spec=QuestionSpec(kind="text", text={"en": "Why?"}))
     nps = question_save(survey=survey, spec=QuestionSpec(kind="nps", text={"en": "Rec?"}))
 
@@ -254,9 +254,9 @@ def test_a_condition_must_point_at_an_earlier_score_within_its_scale(staff: User
     assert no_range == {"show_if_max": ["Give the lowest score, the highest score, or both."]}
 
 
-def test_a_role_and_a_dimension_only_go_on_the_kinds_that_use_them(staff: User) -> None:
+def test_a_role_and_a_dimension_only_go_on_the_kinds_that_use_them(db: None) -> None:
     fields = _refused(
-        _survey(staff), QuestionSpec(kind="text", text={"en": "Why?"}, role="fcr", dimension="X")
+        _survey(None), QuestionSpec(kind="text", text={"en": "Why?"}, role="fcr", dimension="X")
     )
 
     assert fields == {
@@ -268,8 +268,8 @@ def test_a_role_and_a_dimension_only_go_on_the_kinds_that_use_them(staff: User) 
     }
 
 
-def test_question_text_in_the_default_language_is_required(staff: User) -> None:
-    fields = _refused(_survey(staff), QuestionSpec(kind="nps", text={"zh-hans": "推荐吗？"}))
+def test_question_text_in_the_default_language_is_required(db: None) -> None:
+    fields = _refused(_survey(None), QuestionSpec(kind="nps", text={"zh-hans": "推荐吗？"}))
 
     assert fields == {"text_en": ["Write the question in the survey's default language."]}
 
@@ -278,8 +278,8 @@ def test_question_text_in_the_default_language_is_required(staff: User) -> None:
 
 
 @pytest.fixture
-def answered(staff: User) -> Survey:
-    survey = multi_kind_survey(staff)
+def answered(db: None) -> Survey:
+    survey = multi_kind_survey()
     response_submit(survey=survey, raw_answers=_raw(survey))
     return survey
 
@@ -414,8 +414,8 @@ def test_staff_move_a_question_up(staff_client: Client, staff: User) -> None:
     ]
 
 
-def test_a_follow_up_cannot_move_above_its_trigger(staff: User) -> None:
-    survey = multi_kind_survey(staff)
+def test_a_follow_up_cannot_move_above_its_trigger(db: None) -> None:
+    survey = multi_kind_survey()
     follow_up = questions_by_kind(survey)["follow_up"]
 
     with pytest.raises(ApplicationError) as error:
@@ -428,8 +428,8 @@ def test_a_follow_up_cannot_move_above_its_trigger(staff: User) -> None:
 # ---------------------------------------------------------------- settings, translations, preview
 
 
-def test_switching_the_default_language_moves_the_text(staff: User) -> None:
-    survey = multi_kind_survey(staff)
+def test_switching_the_default_language_moves_the_text(db: None) -> None:
+    survey = multi_kind_survey()
 
     survey_update(
         survey=survey,
@@ -526,3 +526,25 @@ def test_preview_shows_the_draft_as_respondents_see_it_and_stores_nothing(
     assert invalid.content.decode().count("This question needs an answer.") == 6
     assert "These answers would be accepted. Nothing was stored." in valid.content.decode()
     assert not Response.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("/surveys/new/", "SERVQUAL"),
+        ("/surveys/{pk}/", "Add a question:"),
+        ("/surveys/{pk}/edit/", "Sites that may embed the survey"),
+        ("/surveys/{pk}/questions/new/", "Which kind of question?"),
+        ("/surveys/{pk}/questions/new/?kind=rating_grid", "Row dimensions, one per line"),
+        ("/surveys/{pk}/questions/new/?kind=csat", "Scale"),
+        ("/surveys/{pk}/preview/", "Preview: this is what respondents see."),
+        ("/surveys/phone/", "Customer external id"),
+    ],
+)
+def test_staff_builder_pages_render(staff_client: Client, path: str, text: str) -> None:
+    survey = multi_kind_survey()
+
+    page = staff_client.get(path.format(pk=survey.pk))
+
+    assert page.status_code == 200
+    assert text in page.content.decode()

@@ -9,15 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from accounts.models import User
 from surveys.models import Response, Survey, Touchpoint
 from surveys.qr import qr_link, qr_source_read
 from tests.surveys.builders import full_answers, multi_kind_survey
 
 
 @pytest.fixture
-def survey(staff: User) -> Survey:
-    return multi_kind_survey(staff)
+def survey(db: None) -> Survey:
+    return multi_kind_survey()
 
 
 @pytest.fixture
@@ -88,9 +87,9 @@ def test_scanning_the_code_records_channel_qr_touchpoint_and_location(
 
 
 def test_a_forged_or_foreign_source_falls_back_to_web(
-    client: Client, survey: Survey, staff: User, counter: Touchpoint
+    client: Client, survey: Survey, db: None, counter: Touchpoint
 ) -> None:
-    other = multi_kind_survey(staff)
+    other = multi_kind_survey()
     foreign = urlsplit(qr_link(other, counter, "Elsewhere")).query.removeprefix("src=")
     forged = foreign[:-3] + "abc"
 
