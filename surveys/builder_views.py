@@ -118,16 +118,39 @@ def _question_page(
         else:
             messages.success(request, _("Question saved."))
             return redirect("surveys:detail", pk=survey.pk)
-    shown_kind = form["kind"].value() or kind
+    shown_kind = (question.kind if question else None) or form["kind"].value() or kind
     context = {
         "survey": survey,
         "question": question,
         "form": form,
         "kind": shown_kind,
+        "skip": _hidden_fields(shown_kind),
+        "kind_label": Question.Kind(shown_kind).label
+        if shown_kind in Question.Kind.values
+        else shown_kind,
         "answered": builder.question_has_answers(question) if question else False,
     }
     status = 400 if form.errors else 200
     return render(request, "surveys/question_form.html", context, status=status)
+
+
+def _hidden_fields(kind: str) -> set[str]:
+    """The question form's fields that do not apply to this kind of question."""
+    hidden = {"kind"}  # fixed: chosen from the list of kinds, shown as text
+    if kind not in (Question.Kind.CSAT, Question.Kind.RATING_GRID):
+        hidden.add("scale")
+    if kind != Question.Kind.YES_NO:
+        hidden.add("role")
+    if kind not in builder.DIMENSION_KINDS:
+        hidden.add("dimension")
+    for code in builder.LANGUAGE_CODES:
+        if kind not in builder.CHOICE_KINDS:
+            hidden.add(builder.field_name("choices", code))
+        if kind != Question.Kind.RATING_GRID:
+            hidden.add(builder.field_name("rows", code))
+    if kind != Question.Kind.RATING_GRID:
+        hidden.add("row_dimensions")
+    return hidden
 
 
 @permission_required("surveys.change_survey", raise_exception=True)
