@@ -254,7 +254,7 @@ def response_submit(
     *,
     survey: Survey,
     raw_answers: Mapping[str, Any],
-    channel: str = Channel.WEB,
+    channel: str | None = None,
     submission_key: str | None = None,
     customer: Customer | None = None,
     agent: User | None = None,
@@ -271,20 +271,22 @@ def response_submit(
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
-    With an invitation, the invitation's one response is created or, while partial, updated
-    in place; `is_partial` saves answers for later without counting them.
+    The channel defaults to web, or with an invitation to the invitation's channel. With an
+    invitation, its one response is created or, while partial, updated in place;
+    `is_partial` saves answers for later without counting them.
     """
     if not survey.is_open:
         raise ApplicationError(
             _("This survey is closed and no longer takes answers."),
             status_code=status.HTTP_410_GONE,
         )
-    if channel not in Channel.values:
+    if channel is not None and channel not in Channel.values:
         raise ApplicationError(_("Unknown channel."), {"channel": [_("Unknown channel.")]})
     if invitation is not None:
         return _submit_for_invitation(
             survey=survey,
             invitation=invitation,
+            channel=channel or invitation.channel,
             raw_answers=raw_answers,
             is_partial=is_partial,
             language=language,
@@ -312,7 +314,7 @@ def response_submit(
                 )
             response = Response.objects.create(
                 survey=survey,
-                channel=channel,
+                channel=channel or Channel.WEB,
                 status=Response.Status.COMPLETE,
                 customer=None if survey.is_anonymous else customer,
                 agent=agent,
@@ -352,6 +354,7 @@ def _submit_for_invitation(
     *,
     survey: Survey,
     invitation: Invitation,
+    channel: str,
     raw_answers: Mapping[str, Any],
     is_partial: bool,
     language: str,
@@ -376,7 +379,7 @@ def _submit_for_invitation(
         ip_address, user_agent = client if survey.stores_client_details else (None, "")
         now = timezone.now()
         fields: dict[str, Any] = {
-            "channel": invitation.channel,
+            "channel": channel,
             "status": Response.Status.PARTIAL if is_partial else Response.Status.COMPLETE,
             "customer": customer,
             "agent_id": invitation.agent_id,

@@ -195,3 +195,16 @@ def _service_answers(survey: Survey) -> dict[str, object]:
         str(questions["rating_grid"].pk): {str(row.pk): 4 for row in rows},
         str(questions["single_choice"].pk): choice.pk,
     }
+
+
+def test_a_caller_can_name_another_channel_for_an_invitation(invitation: Invitation) -> None:
+    survey = invitation.survey
+
+    response, created = response_submit(
+        survey=survey,
+        raw_answers=_service_answers(survey),
+        invitation=invitation,
+        channel=Channel.API,
+    )
+
+    assert (created, response.channel, response.invitation) == (True, "api", invitation)
