@@ -229,6 +229,21 @@ def _original(survey: Survey, submission_key: str) -> Response | None:
     ).first()
 
 
+def _same_request(original: Response, fingerprint: str) -> Response:
+    """A retry must repeat the first request: the same key with another body is a mistake
+    that would otherwise look like success."""
+    if fingerprint and original.submission_fingerprint not in ("", fingerprint):
+        raise ApplicationError(
+            _(
+                "This Idempotency-Key was already used with a different request body. "
+                "Send a new key for a new response."
+            ),
+            {"Idempotency-Key": [_("Already used with a different body.")]},
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    return original
+
+
 def response_submit(
     *,
     survey: Survey,
@@ -240,11 +255,14 @@ def response_submit(
     language: str = "",
     ip_address: str | None = None,
     user_agent: str = "",
+    fingerprint: str = "",
 ) -> tuple[Response, bool]:
     """Store a complete response with its answers and its outbox event, in one transaction.
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
+    With a `fingerprint` of the request body, a second submission with the same key but
+    another body is refused (422) instead.
     """
     if not survey.is_open:
         raise ApplicationError(
@@ -256,7 +274,7 @@ def response_submit(
     if submission_key:
         existing = _original(survey, submission_key)
         if existing is not None:
-            return existing, False
+            return _same_request(existing, fingerprint), False
     answers = answers_validate(survey, raw_answers)
     keep_client = survey.stores_client_details
     now = timezone.now()
@@ -277,6 +295,7 @@ def response_submit(
                 team=agent.team if agent else None,
                 touchpoint=survey.touchpoint,
                 submission_key=submission_key or "",
+                submission_fingerprint=fingerprint if submission_key else "",
                 segment=customer.segment if customer and not survey.is_anonymous else "",
                 language=language[:16],
                 ip_address=ip_address if keep_client else None,
@@ -291,6 +310,6 @@ def response_submit(
         if submission_key:
             existing = _original(survey, submission_key)
             if existing is not None:
-                return existing, False
+                return _same_request(existing, fingerprint), False
         raise
     return response, True
