@@ -270,6 +270,18 @@ METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default
 # Rollups of periods touched by new events are recomputed this many seconds later (batched).
 METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)
 
+# ---------------------------------------------------------------- respondent pages (issue 3)
+# Public survey POSTs per client IP (django-ratelimit, counted in the default cache: Redis in
+# production); e.g. "30/m". Empty turns the limit off.
+RESPOND_RATE_LIMIT = env.str("RESPOND_RATE_LIMIT", default="30/m")
+# Largest logo a survey may upload.
+SURVEY_LOGO_MAX_BYTES = env.int("SURVEY_LOGO_MAX_BYTES", default=200_000)
+# Responses older than their survey's retention period are deleted nightly.
+CELERY_BEAT_SCHEDULE["surveys-retention-purge"] = {
+    "task": "surveys.tasks.responses_purge_expired",
+    "schedule": crontab(hour=3, minute=15),
+}
+
 # ---------------------------------------------------------------- outreach: invitations, SMS
 CELERY_IMPORTS = ["surveys.outreach.tasks"]
 # Beat claims due invitations and reminders this often (rows with a due time, no countdowns).

@@ -139,6 +139,21 @@ class Survey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Survey text: the plain fields hold the default language, `translations` the others,
+    # as {"zh-hans": {"title": ..., "introduction": ..., "thank_you_message": ...}}
+    # (validated by surveys.builder; read through surveys.respond.text_in).
+    default_language = models.CharField(
+        _("default language"),
+        max_length=16,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+    )
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
+    # Branding: a colour the respondent pages are drawn with (served as /s/<id>/brand.css,
+    # so the pages keep a strict CSP without inline styles) and an uploaded logo.
+    brand_color = models.CharField(_("brand colour"), max_length=7, blank=True)
+    # Origins (https://host[:port]) allowed to frame the embedded survey.
+    embed_origins = models.JSONField(_("embedding sites"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,6 +168,21 @@ class Survey(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+
+class SurveyLogo(models.Model):
+    """A survey's logo, kept in the database and served from our own origin (no media
+    volume to share between web containers, and the page's CSP stays img-src 'self')."""
+
+    survey = models.OneToOneField(Survey, on_delete=models.CASCADE, related_name="logo")
+    content_type = models.CharField(max_length=32)
+    data = models.BinaryField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"logo of {self.survey}"
 
 
 class Question(models.Model):
@@ -205,6 +235,8 @@ class Question(models.Model):
     )
     show_if_min = models.SmallIntegerField(null=True, blank=True)
     show_if_max = models.SmallIntegerField(null=True, blank=True)
+    # {"zh-hans": {"text": ..., "help_text": ...}}: the languages other than the survey's default.
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     class Meta:
         ordering = ["survey", "position"]
@@ -238,6 +270,8 @@ class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     position = models.PositiveSmallIntegerField()
     label = models.CharField(_("label"), max_length=200)
+    # {"zh-hans": {"label": ...}}
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     class Meta:
         ordering = ["question", "position"]
@@ -255,6 +289,7 @@ class GridRow(models.Model):
     dimension = models.ForeignKey(
         Dimension, null=True, blank=True, on_delete=models.PROTECT, related_name="grid_rows"
     )
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     class Meta:
         ordering = ["question", "position"]
@@ -310,6 +345,8 @@ class Response(models.Model):
     # window (metrics.md, "Repurchase rate by score"), kept up to date by each purchase.
     next_purchase_at = models.DateTimeField(null=True, blank=True)
     language = models.CharField(max_length=16, blank=True)
+    # Where a QR-code respondent came from (the location printed under the code).
+    source_label = models.CharField(_("source"), max_length=120, blank=True)
     is_test = models.BooleanField(_("test"), default=False)
     is_spam = models.BooleanField(_("spam"), default=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True)

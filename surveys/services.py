@@ -16,7 +16,16 @@ from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from metrics.periods import quarter_label
-from surveys.models import Answer, Channel, Customer, Question, Response, Survey, Touchpoint
+from surveys.models import (
+    Answer,
+    Channel,
+    Customer,
+    Invitation,
+    Question,
+    Response,
+    Survey,
+    Touchpoint,
+)
 
 TEXT_ANSWER_MAX_LENGTH = 5000
 
@@ -100,7 +109,7 @@ def _parse_score(question: Question, raw: Any) -> int:
     return number
 
 
-def _parse_answer(question: Question, raw: Any) -> ParsedAnswer:
+def _parse_answer(question: Question, raw: Any, partial: bool = False) -> ParsedAnswer:
     """Turn one raw answer (form or JSON) into a validated answer; ValueError names the problem."""
     kind = question.kind
     if kind in (Question.Kind.NPS, Question.Kind.CSAT, Question.Kind.CES):
@@ -145,7 +154,7 @@ def _parse_answer(question: Question, raw: Any) -> ParsedAnswer:
             if row_id not in rows:
                 raise ValueError(_("Unknown row %(row)s.") % {"row": key})
             scores.append((row_id, _parse_score(question, value)))
-        if question.is_required and len(scores) != len(rows):
+        if question.is_required and not partial and len(scores) != len(rows):
             raise ValueError(_("Rate every row."))
         return ParsedAnswer(question, row_scores=tuple(scores))
     raise ValueError(_("This question cannot be answered."))
@@ -163,8 +172,13 @@ def _is_shown(question: Question, numbers: Mapping[int, int | None]) -> bool:
     return low <= trigger <= high
 
 
-def answers_validate(survey: Survey, raw_answers: Mapping[str, Any]) -> list[ParsedAnswer]:
-    """Validate every answer of a submission; ApplicationError lists each bad question by id."""
+def answers_validate(
+    survey: Survey, raw_answers: Mapping[str, Any], *, partial: bool = False
+) -> list[ParsedAnswer]:
+    """Validate every answer of a submission; ApplicationError lists each bad question by id.
+
+    A partial save (`partial`) checks the answers given but asks for none of the missing ones.
+    """
     questions = list(survey.questions.prefetch_related("choices", "rows").order_by("position"))
     by_id = {str(question.pk): question for question in questions}
     errors: dict[str, list[str]] = {}
@@ -178,7 +192,7 @@ def answers_validate(survey: Survey, raw_answers: Mapping[str, Any]) -> list[Par
         if _is_blank(raw):
             continue
         try:
-            parsed[question.pk] = _parse_answer(question, raw)
+            parsed[question.pk] = _parse_answer(question, raw, partial)
             numbers[question.pk] = parsed[question.pk].number
         except ValueError as error:
             errors[str(question.pk)] = [str(error)]
@@ -186,7 +200,12 @@ def answers_validate(survey: Survey, raw_answers: Mapping[str, Any]) -> list[Par
         shown = _is_shown(question, numbers)
         if not shown:
             parsed.pop(question.pk, None)
-        elif question.is_required and question.pk not in parsed and str(question.pk) not in errors:
+        elif (
+            question.is_required
+            and not partial
+            and question.pk not in parsed
+            and str(question.pk) not in errors
+        ):
             errors[str(question.pk)] = [_("This question needs an answer.")]
     if errors:
         raise ApplicationError(_("Some answers need attention."), errors)
@@ -255,12 +274,19 @@ def response_submit(
     language: str = "",
     ip_address: str | None = None,
     user_agent: str = "",
+    invitation: Invitation | None = None,
+    is_partial: bool = False,
+    touchpoint: Touchpoint | None = None,
+    source_label: str = "",
     fingerprint: str = "",
 ) -> tuple[Response, bool]:
-    """Store a complete response with its answers and its outbox event, in one transaction.
+    """Store a response with its answers and, once complete, its outbox event, in one
+    transaction.
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
+    With an invitation, the invitation's one response is created or, while partial, updated
+    in place; `is_partial` saves answers for later without counting them.
     With a `fingerprint` of the request body, a second submission with the same key but
     another body is refused (422) instead.
     """
@@ -271,6 +297,20 @@ def response_submit(
         )
     if channel not in Channel.values:
         raise ApplicationError(_("Unknown channel."), {"channel": [_("Unknown channel.")]})
+    if invitation is not None:
+        return _submit_for_invitation(
+            survey=survey,
+            invitation=invitation,
+            raw_answers=raw_answers,
+            is_partial=is_partial,
+            language=language,
+            client=(ip_address, user_agent),
+        )
+    if is_partial:
+        raise ApplicationError(
+            _("Only a personal link can save answers to finish later."),
+            {"action": [_("Send your answers instead.")]},
+        )
     if submission_key:
         existing = _original(survey, submission_key)
         if existing is not None:
@@ -293,11 +333,12 @@ def response_submit(
                 customer=None if survey.is_anonymous else customer,
                 agent=agent,
                 team=agent.team if agent else None,
-                touchpoint=survey.touchpoint,
+                touchpoint=touchpoint or survey.touchpoint,
                 submission_key=submission_key or "",
                 submission_fingerprint=fingerprint if submission_key else "",
                 segment=customer.segment if customer and not survey.is_anonymous else "",
                 language=language[:16],
+                source_label=source_label[:120],
                 ip_address=ip_address if keep_client else None,
                 user_agent=user_agent[:400] if keep_client else "",
                 submitted_at=now,
@@ -313,3 +354,82 @@ def response_submit(
                 return _same_request(existing, fingerprint), False
         raise
     return response, True
+
+
+class _AlreadyComplete(Exception):
+    """A concurrent submission completed the invitation's response first."""
+
+
+def invitation_is_expired(invitation: Invitation) -> bool:
+    """The invitation's link no longer takes answers (its expiry has passed)."""
+    return invitation.expires_at is not None and invitation.expires_at <= timezone.now()
+
+
+def _submit_for_invitation(
+    *,
+    survey: Survey,
+    invitation: Invitation,
+    raw_answers: Mapping[str, Any],
+    is_partial: bool,
+    language: str,
+    client: tuple[str | None, str],
+) -> tuple[Response, bool]:
+    """The invitation's one response: created, or completed/updated in place while partial."""
+    if invitation.survey_id != survey.pk:
+        raise ApplicationError(
+            _("This invitation is for another survey."), {"invitation": [_("Wrong survey.")]}
+        )
+    for _attempt in range(2):
+        existing = Response.objects.filter(invitation=invitation).first()
+        if existing is not None and existing.status == Response.Status.COMPLETE:
+            return existing, False
+        if invitation_is_expired(invitation):
+            raise ApplicationError(
+                _("This invitation has expired and no longer takes answers."),
+                status_code=status.HTTP_410_GONE,
+            )
+        answers = answers_validate(survey, raw_answers, partial=is_partial)
+        customer = None if survey.is_anonymous else invitation.customer
+        ip_address, user_agent = client if survey.stores_client_details else (None, "")
+        now = timezone.now()
+        fields: dict[str, Any] = {
+            "channel": invitation.channel,
+            "status": Response.Status.PARTIAL if is_partial else Response.Status.COMPLETE,
+            "customer": customer,
+            "agent_id": invitation.agent_id,
+            "team_id": invitation.team_id
+            or (invitation.agent.team_id if invitation.agent else None),
+            "touchpoint_id": invitation.touchpoint_id or survey.touchpoint_id,
+            "segment": customer.segment if customer else "",
+            "language": language[:16],
+            "ip_address": ip_address,
+            "user_agent": user_agent[:400],
+            "submitted_at": None if is_partial else now,
+            "quarter": "" if is_partial else quarter_label(now),
+        }
+        try:
+            with transaction.atomic():
+                if existing is None:
+                    response = Response.objects.create(
+                        survey=survey, invitation=invitation, **fields
+                    )
+                else:
+                    # Compare-and-swap: only a response that is still partial changes; one that a
+                    # concurrent submission completed meanwhile stays as it is.
+                    if not Response.objects.filter(
+                        pk=existing.pk, status=Response.Status.PARTIAL
+                    ).update(**fields):
+                        raise _AlreadyComplete
+                    Answer.objects.filter(response_id=existing.pk).delete()
+                    response = Response.objects.get(pk=existing.pk)
+                Answer.objects.bulk_create(_answer_rows(response, answers))
+                if not is_partial:
+                    outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)
+        except (IntegrityError, _AlreadyComplete):
+            # Another request for the same invitation won the race: look again.
+            continue
+        return response, True
+    raise ApplicationError(
+        _("Your answers could not be saved; please try again."),
+        status_code=status.HTTP_409_CONFLICT,
+    )
