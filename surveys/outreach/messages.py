@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from surveys.models import Invitation
+from surveys.respond import text_in
 
 
 def invitation_link(invitation: Invitation) -> str:
@@ -24,12 +25,17 @@ def unsubscribe_link(invitation: Invitation) -> str:
     return settings.SITE_URL + reverse("outreach:unsubscribe", args=[invitation.token])
 
 
+def _language(invitation: Invitation) -> str:
+    return invitation.customer.language or settings.LANGUAGE_CODE
+
+
 def _context(invitation: Invitation, is_reminder: bool) -> dict[str, object]:
+    survey = invitation.survey
     return {
         "invitation": invitation,
         "customer": invitation.customer,
-        # The survey's own translated title may not exist yet: its title is what we have.
-        "survey_title": invitation.survey.title,
+        # The survey's title in the customer's language; its default title when untranslated.
+        "survey_title": text_in(survey, "title", _language(invitation), survey.default_language),
         "link": invitation_link(invitation),
         "unsubscribe_link": unsubscribe_link(invitation),
         "is_reminder": is_reminder,
@@ -42,7 +48,7 @@ def invitation_email(
 ) -> EmailMultiAlternatives:
     """The invitation (or reminder) email, rendered in the customer's language."""
     context = _context(invitation, is_reminder)
-    with translation.override(invitation.customer.language or settings.LANGUAGE_CODE):
+    with translation.override(_language(invitation)):
         subject = render_to_string("surveys/email/invitation_subject.txt", context)
         text = render_to_string("surveys/email/invitation_body.txt", context)
         html = render_to_string("surveys/email/invitation_body.html", context)
@@ -65,6 +71,6 @@ def invitation_email(
 def invitation_sms(invitation: Invitation, *, is_reminder: bool = False) -> str:
     """The invitation (or reminder) SMS text, in the customer's language."""
     context = _context(invitation, is_reminder)
-    with translation.override(invitation.customer.language or settings.LANGUAGE_CODE):
+    with translation.override(_language(invitation)):
         text = render_to_string("surveys/sms/invitation.txt", context)
     return "\n".join(line.strip() for line in text.strip().splitlines() if line.strip())

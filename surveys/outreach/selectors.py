@@ -37,9 +37,8 @@ def send_figures(send: SurveySend) -> SendFigures:
         row["status"]: row["n"]
         for row in invitations.values("status").annotate(n=Count("pk")).order_by()
     }
-    delivered = invitations.filter(delivered_at__isnull=False).annotate(answered=_answered())
-    counts = delivered.aggregate(n=Count("pk"), answered=Count("pk", filter=Q(answered=True)))
-    n, answered = counts["n"], counts["answered"]
+    delivered = invitations.filter(delivered_at__isnull=False)
+    n, answered = delivered.count(), delivered.filter(_answered()).count()
     return SendFigures(
         total=sum(by_status.values()),
         by_status={status: by_status.get(status, 0) for status in Status.values},
