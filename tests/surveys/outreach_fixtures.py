@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -48,10 +49,13 @@ class SmtpSink:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture
-def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
+# Test modules import these fixtures by their function names (`smtp_sink_fixture`); tests
+# ask for them by the fixture names (`smtp_sink`).
+@pytest.fixture(name="smtp_sink")
+def smtp_sink_fixture(settings: Any) -> Iterator[SmtpSink]:
     """A local SMTP server on a free port, with Django's SMTP backend pointed at it."""
     sink = SmtpSink()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
     controller = Controller(sink, hostname="127.0.0.1", port=live.free_port())
     controller.start()
     sink.port = controller.port
@@ -84,8 +88,8 @@ class SmsStub:
     replies: deque[tuple[int, dict[str, Any], float]] = field(default_factory=deque)
 
 
-@pytest.fixture
-def sms_stub(settings: Any) -> Iterator[SmsStub]:
+@pytest.fixture(name="sms_stub")
+def sms_stub_fixture(settings: Any) -> Iterator[SmsStub]:
     """A local HTTP server playing the SMS provider, with the HTTP backend pointed at it."""
     stub = SmsStub()
 
