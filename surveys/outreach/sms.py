@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import uuid
@@ -94,12 +95,14 @@ class FileSmsBackend(BaseSmsBackend):
         return message_id
 
 
+PLACEHOLDER = re.compile(r"\{(to|body|reference)\}")
+
+
 def _fill(template: Any, values: dict[str, str]) -> Any:
-    """Replace the placeholders inside every string of a parsed JSON template."""
+    """Replace the placeholders inside every string of a parsed JSON template, in one pass:
+    a placeholder inside a customer's text is not expanded."""
     if isinstance(template, str):
-        for name, value in values.items():
-            template = template.replace("{" + name + "}", value)
-        return template
+        return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
     if isinstance(template, list):
         return [_fill(item, values) for item in template]
     if isinstance(template, dict):
