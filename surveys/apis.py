@@ -125,7 +125,10 @@ class ResponseCreateApi(APIView):
                 fingerprint=body_fingerprint(request.data) if key else "",
             )
         except ApplicationError as error:
-            error.fields = {f"answers.{name}": problems for name, problems in error.fields.items()}
+            error.fields = {
+                name if name == "Idempotency-Key" else f"answers.{name}": problems
+                for name, problems in error.fields.items()
+            }
             raise
         return ApiResponse(
             self.ResponseOutputSerializer(response).data,
