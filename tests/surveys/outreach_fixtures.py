@@ -35,7 +35,7 @@ class SmtpSink:
         self.rcpt_reply = ""  # e.g. "550 5.1.1 No such user" or "451 4.3.0 Try later"
         self.port = 0
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if self.rcpt_reply:
@@ -43,7 +43,7 @@ class SmtpSink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
@@ -94,7 +94,7 @@ def sms_stub_fixture(settings: Any) -> Iterator[SmsStub]:
     stub = SmsStub()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's hook name)
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             stub.received.append(
                 {
@@ -121,7 +121,7 @@ def sms_stub_fixture(settings: Any) -> Iterator[SmsStub]:
             except OSError:
                 pass  # the client gave up (timeout) and closed the connection
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -171,5 +171,6 @@ def answer_for(invitation_id: int, survey_id: int, score: int) -> Response:
     response, _created = response_submit(
         survey=invitation.survey, raw_answers={str(question.pk): score}, invitation=invitation
     )
-    assert response.submitted_at is not None and response.submitted_at <= timezone.now()
+    assert response.submitted_at is not None
+    assert response.submitted_at <= timezone.now()
     return response

@@ -29,7 +29,7 @@ def test_same_key_and_same_body_returns_the_first_response(staff: User, nps_surv
     again = client.generic(
         "POST",
         _url(nps_survey),
-        '{ "answers" : { "%s" : 9 } }' % nps,
+        '{ "answers" : { "' + nps + '" : 9 } }',
         content_type="application/json",
         HTTP_IDEMPOTENCY_KEY="k",
     )
@@ -89,5 +89,5 @@ def test_the_fingerprint_of_the_canonical_body_is_stored_with_the_response(
         _url(nps_survey), {"answers": {nps: 9}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
 
-    expected = hashlib.sha256(('{"answers":{"%s":9}}' % nps).encode()).hexdigest()
+    expected = hashlib.sha256(('{"answers":{"' + nps + '":9}}').encode()).hexdigest()
     assert Response.objects.get().submission_fingerprint == expected
