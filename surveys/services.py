@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -16,6 +17,7 @@ from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from metrics.periods import quarter_label
+from surveys.ingest import response_store
 from surveys.models import (
     Answer,
     Channel,
@@ -28,6 +30,7 @@ from surveys.models import (
 )
 
 TEXT_ANSWER_MAX_LENGTH = 5000
+CHOICE_KINDS = frozenset({Question.Kind.SINGLE_CHOICE, Question.Kind.MULTIPLE_CHOICE})
 
 
 @transaction.atomic
@@ -179,7 +182,11 @@ def answers_validate(
 
     A partial save (`partial`) checks the answers given but asks for none of the missing ones.
     """
-    questions = list(survey.questions.prefetch_related("choices", "rows").order_by("position"))
+    questions = list(survey.questions.order_by("position"))
+    # Choices and grid rows only for the kinds that have them: a score-and-text survey (the
+    # common API case) needs one query, not three.
+    prefetch_related_objects([q for q in questions if q.kind in CHOICE_KINDS], "choices")
+    prefetch_related_objects([q for q in questions if q.kind == Question.Kind.RATING_GRID], "rows")
     by_id = {str(question.pk): question for question in questions}
     errors: dict[str, list[str]] = {}
     for key in raw_answers:
@@ -311,22 +318,14 @@ def response_submit(
             _("Only a personal link can save answers to finish later."),
             {"action": [_("Send your answers instead.")]},
         )
-    if submission_key:
-        existing = _original(survey, submission_key)
-        if existing is not None:
-            return _same_request(existing, fingerprint), False
     answers = answers_validate(survey, raw_answers)
     keep_client = survey.stores_client_details
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            if submission_key:
-                # A partial or test response never blocks a later complete one (metrics.md):
-                # it gives up the key, which now belongs to this submission.
-                Response.objects.filter(survey=survey, submission_key=submission_key).update(
-                    submission_key=""
-                )
-            response = Response.objects.create(
+    # Optimistic: insert, and let the unique key constraint find a duplicate. The common path
+    # is one transaction (one statement on PostgreSQL) with no look-up before it.
+    for _attempt in range(2):
+        now = timezone.now()
+        try:
+            response = Response(
                 survey=survey,
                 channel=channel,
                 status=Response.Status.COMPLETE,
@@ -344,16 +343,25 @@ def response_submit(
                 submitted_at=now,
                 quarter=quarter_label(now),
             )
-            Answer.objects.bulk_create(_answer_rows(response, answers))
-            outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)
-    except IntegrityError:
-        # Two submissions with one key raced past the check above: the first one won.
-        if submission_key:
+            response_store(response, _answer_rows(response, answers))
+        except IntegrityError:
+            if not submission_key:
+                raise
+            # The key is taken: by the original (a retry, a double click, a race), which is
+            # returned; or by a partial or test response, which never blocks a later complete
+            # one (metrics.md): it gives up the key, and the insert is tried again.
             existing = _original(survey, submission_key)
             if existing is not None:
                 return _same_request(existing, fingerprint), False
-        raise
-    return response, True
+            Response.objects.filter(survey=survey, submission_key=submission_key).update(
+                submission_key=""
+            )
+            continue
+        return response, True
+    raise ApplicationError(
+        _("Your answers could not be saved; please try again."),
+        status_code=status.HTTP_409_CONFLICT,
+    )
 
 
 class _AlreadyComplete(Exception):
