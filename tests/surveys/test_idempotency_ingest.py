@@ -104,3 +104,23 @@ def test_token_lookup_brings_the_permissions_and_still_refuses_bad_tokens(
     assert refused.status_code == 401
     assert refused.json()["error"]["message"] == "Invalid token."
     assert inactive.status_code == 401
+
+
+def test_token_lookup_counts_direct_permissions_and_superusers(
+    nps_survey: Survey, postgres: None
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    direct = User.objects.create_user(username="direct", password="pw-123456-xyz")
+    direct.user_permissions.add(Permission.objects.get(codename="add_response"))
+    nobody = User.objects.create_user(username="nobody", password="pw-123456-xyz")
+    root = User.objects.create_superuser(username="root", password="pw-123456-xyz")
+    nps = str(nps_survey.questions.order_by("position").first().pk)  # type: ignore[union-attr]
+    url = f"/api/v1/surveys/{nps_survey.public_id}/responses/"
+
+    statuses = [
+        api_client(user).post(url, {"answers": {nps: 8}}, format="json").status_code
+        for user in (direct, nobody, root)
+    ]
+
+    assert statuses == [201, 403, 201]
