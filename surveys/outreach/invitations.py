@@ -409,7 +409,15 @@ def invitation_send(invitation_id: int, now: datetime | None = None) -> str:
     invitation.expires_at = now + timedelta(days=expiry)
     attempt = invitation.attempts + 1
     try:
-        delivered, message_id = _deliver(invitation, is_reminder=False)
+        try:
+            delivered, message_id = _deliver(invitation, is_reminder=False)
+        except (RetryableDeliveryError, TerminalDeliveryError):
+            raise
+        except Exception as error:
+            # A bug or an outage we did not foresee: counted as an attempt, so the invitation
+            # ends failed instead of coming back after every lease.
+            logger.exception("invitation %s: unexpected error while sending", invitation_id)
+            raise RetryableDeliveryError(f"Unexpected error: {error!r}") from error
     except RetryableDeliveryError as error:
         _release_fatigue_slot(customer.pk, now, previous)
         logger.warning("invitation %s: attempt %s failed: %s", invitation_id, attempt, error)

@@ -486,3 +486,19 @@ def test_outsider_without_the_role_cannot_send(nps_survey: Survey, db: None) -> 
 
     assert response.status_code == 403
     assert not SurveySend.objects.exists()
+
+
+def test_unexpected_error_while_sending_counts_as_an_attempt(
+    nps_survey: Survey, frozen: Any, settings: Any
+) -> None:
+    settings.INVITATION_MAX_ATTEMPTS = 1
+    settings.EMAIL_BACKEND = "surveys.outreach.no_such_backend.EmailBackend"
+    make_customer("C-1")
+    invitation = _send(nps_survey, external_ids=["C-1"]).invitations.get()
+
+    outcome = tasks.invitation_send(invitation.pk)
+
+    invitation.refresh_from_db()
+    assert outcome == "failed"
+    assert invitation.status == Status.FAILED
+    assert invitation.error.startswith("Unexpected error: ")
