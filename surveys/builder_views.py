@@ -21,6 +21,8 @@ from surveys.respond import language_supported, raw_answers_from_post, survey_qu
 from surveys.respond_views import render_form
 from surveys.templates_library import TEMPLATES, survey_create_from_template
 
+PREVIEW_LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+
 
 def _put_errors(form: forms.Form, error: ApplicationError) -> None:
     """The service's per-field problems, on the form's fields (others at the top)."""
@@ -116,16 +118,39 @@ def _question_page(
         else:
             messages.success(request, _("Question saved."))
             return redirect("surveys:detail", pk=survey.pk)
-    shown_kind = form["kind"].value() or kind
+    shown_kind = (question.kind if question else None) or form["kind"].value() or kind
     context = {
         "survey": survey,
         "question": question,
         "form": form,
         "kind": shown_kind,
+        "skip": _hidden_fields(shown_kind),
+        "kind_label": Question.Kind(shown_kind).label
+        if shown_kind in Question.Kind.values
+        else shown_kind,
         "answered": builder.question_has_answers(question) if question else False,
     }
     status = 400 if form.errors else 200
     return render(request, "surveys/question_form.html", context, status=status)
+
+
+def _hidden_fields(kind: str) -> set[str]:
+    """The question form's fields that do not apply to this kind of question."""
+    hidden = {"kind"}  # fixed: chosen from the list of kinds, shown as text
+    if kind not in (Question.Kind.CSAT, Question.Kind.RATING_GRID):
+        hidden.add("scale")
+    if kind != Question.Kind.YES_NO:
+        hidden.add("role")
+    if kind not in builder.DIMENSION_KINDS:
+        hidden.add("dimension")
+    for code in builder.LANGUAGE_CODES:
+        if kind not in builder.CHOICE_KINDS:
+            hidden.add(builder.field_name("choices", code))
+        if kind != Question.Kind.RATING_GRID:
+            hidden.add(builder.field_name("rows", code))
+    if kind != Question.Kind.RATING_GRID:
+        hidden.add("row_dimensions")
+    return hidden
 
 
 @permission_required("surveys.change_survey", raise_exception=True)
@@ -182,7 +207,10 @@ def survey_preview(request: HttpRequest, pk: int) -> HttpResponse:
         or language_supported(survey.default_language)
         or "en"
     )
-    extra = {"preview": True, "languages": builder.LANGUAGE_CODES}
+    extra = {
+        "preview": True,
+        "preview_languages": [(code, name_local) for code, name_local in PREVIEW_LANGUAGES],
+    }
     if request.method != "POST":
         return render_form(request, survey, language=language, extra=extra)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))

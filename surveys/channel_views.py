@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -81,12 +82,23 @@ def qr_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 def embed_snippet(request: HttpRequest, pk: int) -> HttpResponse:
     """The iframe and script snippets that put the survey on another site."""
     survey = get_object_or_404(Survey, pk=pk)
-    embed_url = settings.SITE_URL + reverse("surveys:embed", args=[survey.public_id])
-    script_url = settings.SITE_URL + "/" + static("js/embed.js").lstrip("/")
+    embed_url = escape(settings.SITE_URL + reverse("surveys:embed", args=[survey.public_id]))
+    script_url = escape(settings.SITE_URL + "/" + static("js/embed.js").lstrip("/"))
+    title = escape(survey.title)
+    # Plain strings (escaped once for the snippet's own HTML); the page escapes them again
+    # to show them as text.
+    iframe = (
+        f'<iframe src="{embed_url}" title="{title}" width="100%" height="720" '
+        'loading="lazy"></iframe>'
+    )
+    script = (
+        f'<script src="{script_url}" data-csat-survey="{embed_url}" data-title="{title}" '
+        "async></script>"
+    )
     return render(
         request,
         "surveys/embed_snippet.html",
-        {"survey": survey, "embed_url": embed_url, "script_url": script_url},
+        {"survey": survey, "iframe": iframe, "script": script},
     )
 
 
@@ -97,7 +109,12 @@ def embed_snippet(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def phone_entry(request: HttpRequest) -> HttpResponse:
     """A staff member types the customer's answers during a callback (channel phone)."""
-    start = PhoneStartForm(request.POST if request.method == "POST" else request.GET or None)
+    # A link from a survey's page preselects the survey; the form counts as sent once it
+    # names a customer.
+    sent = request.POST if request.method == "POST" else request.GET
+    start = PhoneStartForm(
+        sent if "customer" in sent else None, initial={"survey": request.GET.get("survey")}
+    )
     if not start.is_bound or not start.is_valid():
         status = 400 if start.is_bound else 200
         return render(request, "surveys/phone_start.html", {"form": start}, status=status)

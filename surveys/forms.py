@@ -91,6 +91,28 @@ class SurveySettingsForm(forms.Form):
         _per_language(self, "title", _("Title"), max_length=200)
         _per_language(self, "introduction", _("Introduction"), textarea=True)
         _per_language(self, "thank_you_message", _("Thank-you message"), textarea=True)
+        languages = [code.replace("-", "_") for code in LANGUAGE_CODES]
+        self.order_fields(
+            [
+                "default_language",
+                *(
+                    f"{name}_{code}"
+                    for name in ("title", "introduction", "thank_you_message")
+                    for code in languages
+                ),
+            ]
+        )
+
+    def clean_logo(self) -> Any:
+        # Refused before it is read into memory; the builder checks the image itself.
+        logo = self.cleaned_data.get("logo")
+        limit = settings.SURVEY_LOGO_MAX_BYTES
+        if logo and logo.size > limit:
+            raise forms.ValidationError(
+                _("The logo is too large: %(size)s KB, at most %(max)s KB.")
+                % {"size": logo.size // 1000, "max": limit // 1000}
+            )
+        return logo
 
     @classmethod
     def initial_for(cls, survey: Survey) -> dict[str, Any]:
@@ -163,6 +185,21 @@ class QuestionForm(forms.Form):
             self, "rows", _("Rows to rate, one per line"), textarea=True, max_length=20000
         )
         self.fields["show_if_question"].choices = [("", _("(always shown)")), *triggers]
+        languages = [code.replace("-", "_") for code in LANGUAGE_CODES]
+        self.order_fields(
+            [
+                "kind",
+                *(f"text_{code}" for code in languages),
+                *(f"help_text_{code}" for code in languages),
+                "is_required",
+                "scale",
+                "role",
+                "dimension",
+                *(f"choices_{code}" for code in languages),
+                *(f"rows_{code}" for code in languages),
+                "row_dimensions",
+            ]
+        )
 
     @classmethod
     def initial_for(cls, question: Question) -> dict[str, Any]:

@@ -145,15 +145,15 @@ def _condition_text(question: Question, triggers: Mapping[int, str]) -> str:
     low, high = question.show_if_min, question.show_if_max
     if low is not None and high is not None and low == high:
         values["score"] = str(low)
-        return _('Answer only if you chose %(score)s for "%(question)s".') % values
+        return _("Answer only if you chose %(score)s for “%(question)s”.") % values
     if low is not None and high is not None:
         values.update(low=str(low), high=str(high))
-        return _('Answer only if you chose %(low)s to %(high)s for "%(question)s".') % values
+        return _("Answer only if you chose %(low)s to %(high)s for “%(question)s”.") % values
     if high is not None:
         values["score"] = str(high)
-        return _('Answer only if you chose %(score)s or less for "%(question)s".') % values
+        return _("Answer only if you chose %(score)s or less for “%(question)s”.") % values
     values["score"] = str(low)
-    return _('Answer only if you chose %(score)s or more for "%(question)s".') % values
+    return _("Answer only if you chose %(score)s or more for “%(question)s”.") % values
 
 
 def question_views(

@@ -48,7 +48,7 @@ def _purge_batch(survey_id: int, cutoff: datetime) -> int:
         ids = [row[0] for row in rows]
         # Rollups only hold responses that counted; those quarters (and, for response rate,
         # their invitations' send quarters) are rebuilt from the remaining rows after commit.
-        quarters = sorted({label for row in rows if row[3] for label in (row[1], row[2]) if label})
+        quarters = sorted({label for row in rows if row[1] for label in (row[1], row[2]) if label})
         Answer.objects.filter(response_id__in=ids).delete()
         Response.objects.filter(pk__in=ids).delete()
         if quarters:

@@ -95,6 +95,8 @@ class ParsedAnswer:
 
 
 def _is_blank(raw: Any) -> bool:
+    if isinstance(raw, Mapping):  # a grid whose rows were all left unrated
+        return all(_is_blank(value) for value in raw.values())
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw in ([], {})
 
 
@@ -274,7 +276,7 @@ def response_submit(
     *,
     survey: Survey,
     raw_answers: Mapping[str, Any],
-    channel: str = Channel.WEB,
+    channel: str | None = None,
     submission_key: str | None = None,
     customer: Customer | None = None,
     agent: User | None = None,
@@ -292,8 +294,9 @@ def response_submit(
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
-    With an invitation, the invitation's one response is created or, while partial, updated
-    in place; `is_partial` saves answers for later without counting them.
+    The channel defaults to web, or with an invitation to the invitation's channel. With an
+    invitation, its one response is created or, while partial, updated in place;
+    `is_partial` saves answers for later without counting them.
     With a `fingerprint` of the request body, a second submission with the same key but
     another body is refused (422) instead.
     """
@@ -302,12 +305,13 @@ def response_submit(
             _("This survey is closed and no longer takes answers."),
             status_code=status.HTTP_410_GONE,
         )
-    if channel not in Channel.values:
+    if channel is not None and channel not in Channel.values:
         raise ApplicationError(_("Unknown channel."), {"channel": [_("Unknown channel.")]})
     if invitation is not None:
         return _submit_for_invitation(
             survey=survey,
             invitation=invitation,
+            channel=channel or invitation.channel,
             raw_answers=raw_answers,
             is_partial=is_partial,
             language=language,
@@ -327,7 +331,7 @@ def response_submit(
         try:
             response = Response(
                 survey=survey,
-                channel=channel,
+                channel=channel or Channel.WEB,
                 status=Response.Status.COMPLETE,
                 customer=None if survey.is_anonymous else customer,
                 agent=agent,
@@ -377,6 +381,7 @@ def _submit_for_invitation(
     *,
     survey: Survey,
     invitation: Invitation,
+    channel: str,
     raw_answers: Mapping[str, Any],
     is_partial: bool,
     language: str,
@@ -401,7 +406,7 @@ def _submit_for_invitation(
         ip_address, user_agent = client if survey.stores_client_details else (None, "")
         now = timezone.now()
         fields: dict[str, Any] = {
-            "channel": invitation.channel,
+            "channel": channel,
             "status": Response.Status.PARTIAL if is_partial else Response.Status.COMPLETE,
             "customer": customer,
             "agent_id": invitation.agent_id,

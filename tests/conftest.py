@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -105,3 +106,17 @@ def nps_survey(staff: User) -> Survey:
         why_question="Why?",
         created_by=staff,
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_respond_rate_limit(settings: Any) -> None:
+    """Public survey POSTs are rate limited per IP; tests post from one address, so the limit
+    is off unless a test turns it on (tests/surveys/test_respond.py)."""
+    settings.RESPOND_RATE_LIMIT = ""
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Persona fixtures hash a password each (about a second with the production hasher on
+    this machine); tests do not measure the hasher, so they use a fast one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

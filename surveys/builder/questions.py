@@ -1,31 +1,25 @@
-"""Writes of the survey builder: survey settings, questions of every kind, their order,
-translations, dimensions. Every check names the field it refuses; nothing is half-saved.
-
-Survey text is given per language ({"en": ..., "zh-hans": ...}); the survey's default
-language is stored in the plain fields and the others in `translations`.
-
-Once a question has answers, what those answers mean is fixed: its kind, scale, role and
-dimension tags, and the choices and rows that were answered. Text can still change and
-questions, choices and rows can be added.
-"""
+"""Questions of every kind: validation, answered questions that keep their meaning, order."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from accounts.models import User
 from csat.errors import ApplicationError
-from surveys import branding
+from surveys.builder.texts import (
+    LANGUAGE_CODES,
+    FieldErrors,
+    Texts,
+    dimension_get_or_create,
+    field_name,
+    texts_clean,
+    texts_split,
+)
 from surveys.models import (
     Answer,
     Choice,
@@ -33,12 +27,7 @@ from surveys.models import (
     GridRow,
     Question,
     Survey,
-    SurveyLogo,
-    Touchpoint,
 )
-
-LANGUAGE_CODES: tuple[str, ...] = tuple(code for code, _name in settings.LANGUAGES)
-Texts = Mapping[str, str]
 
 # The scales a question of each scored kind may use (metrics.md: CSAT 1-5, 1-7 or 1-10).
 ALLOWED_SCALES: dict[str, tuple[tuple[int, int], ...]] = {
@@ -54,276 +43,6 @@ DIMENSION_KINDS = frozenset({Question.Kind.NPS, Question.Kind.CSAT, Question.Kin
 CHOICE_KINDS = frozenset({Question.Kind.SINGLE_CHOICE, Question.Kind.MULTIPLE_CHOICE})
 MAX_CHOICES = 30
 MAX_ROWS = 20
-MAX_EMBED_ORIGINS = 10
-
-
-class _Errors:
-    """Collects problems per field; raises them all at once."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, list[str]] = {}
-
-    def add(self, name: str, problem: str) -> None:
-        self.fields.setdefault(name, []).append(problem)
-
-    def raise_if_any(self, message: str) -> None:
-        if self.fields:
-            raise ApplicationError(message, self.fields)
-
-
-def field_name(name: str, language: str) -> str:
-    """The form field of one language's text: title_en, title_zh_hans."""
-    return f"{name}_{language.replace('-', '_')}"
-
-
-def _texts_clean(
-    errors: _Errors,
-    name: str,
-    texts: Texts,
-    *,
-    default: str,
-    max_length: int,
-    required: bool,
-    label: str,
-) -> dict[str, str]:
-    cleaned = {code: str(texts.get(code, "") or "").strip() for code in LANGUAGE_CODES}
-    for code, value in cleaned.items():
-        if len(value) > max_length:
-            errors.add(
-                field_name(name, code),
-                _("Keep it under %(max)s characters.") % {"max": max_length},
-            )
-    if required and not cleaned[default]:
-        errors.add(
-            field_name(name, default),
-            _("Write the %(what)s in the survey's default language.") % {"what": label},
-        )
-    return cleaned
-
-
-def _split(
-    cleaned: Mapping[str, dict[str, str]], default: str
-) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """(plain field values, translations) from {field: {language: text}}."""
-    plain = {name: texts[default] for name, texts in cleaned.items()}
-    translations: dict[str, dict[str, str]] = {}
-    for name, texts in cleaned.items():
-        for code, value in texts.items():
-            if code != default and value:
-                translations.setdefault(code, {})[name] = value
-    return plain, translations
-
-
-def texts_of(obj: Survey | Question | Choice | GridRow, name: str, default: str) -> dict[str, str]:
-    """One field's text in every language (the inverse of what the builder stores)."""
-    texts = {code: "" for code in LANGUAGE_CODES}
-    texts[default] = str(getattr(obj, name) or "")
-    for code, values in (obj.translations or {}).items():
-        if code in texts and code != default:
-            texts[code] = str(values.get(name, ""))
-    return texts
-
-
-# ---------------------------------------------------------------- dimensions
-
-
-def dimension_get_or_create(label: str) -> Dimension:
-    """The dimension called `label` (by name or code), created when new."""
-    label = label.strip()[:120]
-    code = slugify(label)[:64]
-    found = (
-        Dimension.objects.filter(name__iexact=label).first()
-        or (Dimension.objects.filter(code=code).first() if code else None)
-        or Dimension.objects.filter(code=label).first()
-    )
-    if found:
-        return found
-    if not code:  # a name without Latin letters (e.g. Chinese) gets a stable code of its own
-        code = "dim-" + hashlib.sha256(label.encode()).hexdigest()[:10]
-    dimension, _created = Dimension.objects.get_or_create(code=code, defaults={"name": label})
-    return dimension
-
-
-# ---------------------------------------------------------------- survey settings
-
-
-def embed_origins_clean(errors: _Errors, raw: Sequence[str]) -> list[str]:
-    origins: list[str] = []
-    for line_number, value in enumerate(raw, start=1):
-        value = value.strip().rstrip("/")
-        if not value:
-            continue
-        parts = urlsplit(value)
-        valid = (
-            parts.scheme == "https"
-            and parts.hostname
-            and not (parts.path or parts.query or parts.fragment or parts.username)
-            and all(char.isalnum() or char in ".-:[]" for char in parts.netloc)
-        )
-        try:
-            valid = valid and (parts.port is None or 0 < parts.port < 65536)
-        except ValueError:
-            valid = False
-        if not valid:
-            errors.add(
-                "embed_origins",
-                _(
-                    'Line %(line)s: "%(value)s" is not an https origin like https://shop.example.com.'
-                )
-                % {"line": line_number, "value": value[:80]},
-            )
-            continue
-        origin = f"https://{parts.netloc.lower()}"
-        if origin not in origins:
-            origins.append(origin)
-    if len(origins) > MAX_EMBED_ORIGINS:
-        errors.add("embed_origins", _("List at most %(max)s sites.") % {"max": MAX_EMBED_ORIGINS})
-    return origins
-
-
-@dataclass
-class SurveySettings:
-    """Everything the survey settings form edits."""
-
-    title: Texts
-    introduction: Texts = field(default_factory=dict)
-    thank_you_message: Texts = field(default_factory=dict)
-    default_language: str = settings.LANGUAGE_CODE
-    touchpoint: Touchpoint | None = None
-    is_anonymous: bool = False
-    stores_client_details: bool = False
-    retention_days: int | None = None
-    brand_color: str = ""
-    embed_origins: Sequence[str] = ()
-    logo: bytes | None = None
-    remove_logo: bool = False
-
-
-def _settings_clean(values: SurveySettings) -> tuple[dict[str, Any], tuple[str, int, int] | None]:
-    errors = _Errors()
-    default = values.default_language
-    if default not in LANGUAGE_CODES:
-        errors.add("default_language", _("Choose one of the listed languages."))
-        default = settings.LANGUAGE_CODE
-    cleaned = {
-        "title": _texts_clean(
-            errors,
-            "title",
-            values.title,
-            default=default,
-            max_length=200,
-            required=True,
-            label=_("title"),
-        ),
-        "introduction": _texts_clean(
-            errors,
-            "introduction",
-            values.introduction,
-            default=default,
-            max_length=5000,
-            required=False,
-            label=_("introduction"),
-        ),
-        "thank_you_message": _texts_clean(
-            errors,
-            "thank_you_message",
-            values.thank_you_message,
-            default=default,
-            max_length=5000,
-            required=False,
-            label=_("thank-you message"),
-        ),
-    }
-    if values.retention_days is not None and not 1 <= values.retention_days <= 3650:
-        errors.add("retention_days", _("Keep responses from 1 to 3650 days, or leave it empty."))
-    try:
-        color = branding.brand_color_clean(values.brand_color)
-    except ValueError as error:
-        errors.add("brand_color", str(error))
-        color = ""
-    origins = embed_origins_clean(errors, values.embed_origins)
-    logo = None
-    if values.logo is not None:
-        try:
-            logo = branding.logo_clean(values.logo)
-        except ValueError as error:
-            errors.add("logo", str(error))
-    errors.raise_if_any(_("The survey settings need attention."))
-    plain, translations = _split(cleaned, default)
-    return {
-        **plain,
-        "translations": translations,
-        "default_language": default,
-        "touchpoint": values.touchpoint,
-        "is_anonymous": values.is_anonymous,
-        "stores_client_details": values.stores_client_details,
-        "retention_days": values.retention_days,
-        "brand_color": color,
-        "embed_origins": origins,
-    }, logo
-
-
-def _store_logo(survey: Survey, values: SurveySettings, logo: tuple[str, int, int] | None) -> None:
-    if logo is not None and values.logo is not None:
-        content_type, width, height = logo
-        SurveyLogo.objects.update_or_create(
-            survey=survey,
-            defaults={
-                "content_type": content_type,
-                "data": values.logo,
-                "width": width,
-                "height": height,
-            },
-        )
-    elif values.remove_logo:
-        SurveyLogo.objects.filter(survey=survey).delete()
-
-
-@transaction.atomic
-def survey_create(*, values: SurveySettings, created_by: User | None = None) -> Survey:
-    """Create a survey in draft: staff add questions, preview, then open it."""
-    fields, logo = _settings_clean(values)
-    survey = Survey.objects.create(
-        **fields,
-        status=Survey.Status.DRAFT,
-        team=created_by.team if created_by else None,
-        created_by=created_by,
-    )
-    _store_logo(survey, values, logo)
-    return survey
-
-
-@transaction.atomic
-def survey_update(*, survey: Survey, values: SurveySettings) -> Survey:
-    """Change a survey's text, privacy, branding and embedding sites."""
-    fields, logo = _settings_clean(values)
-    previous = survey.default_language
-    for name, value in fields.items():
-        setattr(survey, name, value)
-    survey.save()
-    _store_logo(survey, values, logo)
-    if previous != survey.default_language:
-        # The plain fields hold the default language: move question text over with it.
-        for question in survey.questions.prefetch_related("choices", "rows"):
-            _resplit(question, ("text", "help_text"), previous, survey.default_language)
-            for item in [*question.choices.all(), *question.rows.all()]:
-                _resplit(item, ("label",), previous, survey.default_language)
-    return survey
-
-
-def _resplit(
-    obj: Question | Choice | GridRow, names: Sequence[str], previous: str, default: str
-) -> None:
-    """Store `obj`'s text with `default` in the plain fields instead of `previous`."""
-    texts = {name: texts_of(obj, name, previous) for name in names}
-    for values in texts.values():
-        # A string with no text in the new default language keeps the old one as fallback.
-        values[default] = values[default] or values[previous]
-    plain, translations = _split(texts, default)
-    for name, value in plain.items():
-        setattr(obj, name, value)
-    obj.translations = translations
-    obj.save()
 
 
 # ---------------------------------------------------------------- questions
@@ -359,7 +78,7 @@ def question_has_answers(question: Question) -> bool:
 
 
 def _options_clean(
-    errors: _Errors, spec: QuestionSpec, default: str, name: str, limit: int
+    errors: FieldErrors, spec: QuestionSpec, default: str, name: str, limit: int
 ) -> list[dict[str, Any]]:
     options = []
     for index, option in enumerate(spec.options, start=1):
@@ -384,7 +103,7 @@ def _options_clean(
 
 
 def _trigger_clean(
-    errors: _Errors, survey: Survey, spec: QuestionSpec, position: int | None
+    errors: FieldErrors, survey: Survey, spec: QuestionSpec, position: int | None
 ) -> Question | None:
     if spec.show_if_question is None:
         if spec.show_if_min is not None or spec.show_if_max is not None:
@@ -427,7 +146,7 @@ def _trigger_clean(
 def _question_clean(
     survey: Survey, spec: QuestionSpec, question: Question | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    errors = _Errors()
+    errors = FieldErrors()
     default = survey.default_language
     kind = spec.kind
     if kind not in Question.Kind.values:
@@ -435,7 +154,7 @@ def _question_clean(
         errors.raise_if_any(_("The question needs attention."))
     answered = question_has_answers(question) if question else False
     texts = {
-        "text": _texts_clean(
+        "text": texts_clean(
             errors,
             "text",
             spec.text,
@@ -444,7 +163,7 @@ def _question_clean(
             required=True,
             label=_("question"),
         ),
-        "help_text": _texts_clean(
+        "help_text": texts_clean(
             errors,
             "help_text",
             spec.help_text,
@@ -501,7 +220,7 @@ def _question_clean(
     if answered and question is not None:
         _answered_clean(errors, question, kind, scale, role, spec.dimension, options)
     errors.raise_if_any(_("The question needs attention."))
-    plain, translations = _split(texts, default)
+    plain, translations = texts_split(texts, default)
     fields = {
         **plain,
         "translations": translations,
@@ -529,7 +248,7 @@ def _same_dimension(current: Dimension | None, wanted: str) -> bool:
 
 
 def _answered_clean(
-    errors: _Errors,
+    errors: FieldErrors,
     question: Question,
     kind: str,
     scale: tuple[int, int] | None,
@@ -593,7 +312,7 @@ def _save_options(question: Question, options: Sequence[Mapping[str, Any]], defa
     )
     existing = {item.position: item for item in model.objects.filter(question=question)}
     for position, option in enumerate(options, start=1):
-        plain, translations = _split({"label": option["texts"]}, default)
+        plain, translations = texts_split({"label": option["texts"]}, default)
         values: dict[str, Any] = {"label": plain["label"], "translations": translations}
         if model is GridRow:
             values["dimension"] = (
