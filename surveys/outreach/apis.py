@@ -21,8 +21,8 @@ from csat.errors import ApplicationError
 from csat.permissions import has_perm
 from surveys.models import Customer, Interaction, Invitation, Purchase, Touchpoint
 from surveys.outreach import customers as customer_services
+from surveys.outreach import delivery
 from surveys.outreach import interactions as interaction_services
-from surveys.outreach import invitations as invitation_services
 
 
 def _customer(external_id: str, field: str = "customer_external_id") -> Customer:
@@ -301,7 +301,7 @@ class SmsReceiptApi(APIView):
         serializer = self.ReceiptInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        invitation = invitation_services.invitation_apply_receipt(
+        invitation = delivery.invitation_apply_receipt(
             message_id=data.get("message_id", "").strip(),
             reference=data.get("reference", "").strip(),
             delivered=data["status"] == "delivered",

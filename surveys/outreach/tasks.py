@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from surveys.outreach import invitations
+from surveys.outreach import delivery
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def _enqueue(task: object, invitation_id: int) -> None:
 def invitations_dispatch_due() -> dict[str, int]:
     """Periodic: claim due invitations and reminders; enqueue one task each after commit."""
     with transaction.atomic():
-        claimed = invitations.invitations_claim_due()
+        claimed = delivery.invitations_claim_due()
         for invitation_id in claimed.sends:
             transaction.on_commit(lambda pk=invitation_id: _enqueue(invitation_send, pk))
         for invitation_id in claimed.reminders:
@@ -34,10 +34,10 @@ def invitations_dispatch_due() -> dict[str, int]:
 @shared_task(name="surveys.outreach.tasks.invitation_send")
 def invitation_send(invitation_id: int) -> str:
     """Send one invitation (once, however often it runs)."""
-    return invitations.invitation_send(invitation_id)
+    return delivery.invitation_send(invitation_id)
 
 
 @shared_task(name="surveys.outreach.tasks.invitation_remind")
 def invitation_remind(invitation_id: int) -> str:
     """Send one invitation's reminder (once, however often it runs)."""
-    return invitations.invitation_remind(invitation_id)
+    return delivery.invitation_remind(invitation_id)

@@ -17,7 +17,7 @@ from accounts.models import User
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from surveys.models import Invitation, Survey, SurveySend
-from surveys.outreach import invitations, tasks
+from surveys.outreach import delivery, invitations, tasks
 from surveys.outreach.customers import customer_unsubscribe
 from tests.surveys.outreach_fixtures import answer_for, make_customer
 
@@ -188,9 +188,9 @@ def test_claim_whose_task_was_lost_is_claimed_again_after_the_lease(
     make_customer("C-1")
     invitation = _send(nps_survey, external_ids=["C-1"]).invitations.get()
 
-    first = invitations.invitations_claim_due()
-    within_lease = invitations.invitations_claim_due(START + timedelta(minutes=9))
-    after_lease = invitations.invitations_claim_due(START + timedelta(minutes=11))
+    first = delivery.invitations_claim_due()
+    within_lease = delivery.invitations_claim_due(START + timedelta(minutes=9))
+    after_lease = delivery.invitations_claim_due(START + timedelta(minutes=11))
 
     assert (first.sends, within_lease.sends, after_lease.sends) == (
         [invitation.pk],
@@ -206,7 +206,7 @@ def test_worker_that_died_mid_send_leaves_the_invitation_to_be_sent_again(
     invitation = _send(nps_survey, external_ids=["C-1"]).invitations.get()
     Invitation.objects.filter(pk=invitation.pk).update(status=Status.SENDING, claimed_at=START)
 
-    claimed = invitations.invitations_claim_due(START + timedelta(minutes=11))
+    claimed = delivery.invitations_claim_due(START + timedelta(minutes=11))
     frozen.move_to(START + timedelta(minutes=11))
     outcome = tasks.invitation_send(invitation.pk)
 
@@ -341,9 +341,9 @@ def test_reminder_goes_out_once_after_n_days_when_unanswered(
     tasks.invitation_send(invitation.pk)
 
     frozen.move_to(START + timedelta(days=2, hours=23))
-    early = invitations.invitations_claim_due()
+    early = delivery.invitations_claim_due()
     frozen.move_to(START + timedelta(days=3))
-    due = invitations.invitations_claim_due()
+    due = delivery.invitations_claim_due()
     outcomes = [tasks.invitation_remind(invitation.pk), tasks.invitation_remind(invitation.pk)]
 
     invitation.refresh_from_db()
