@@ -335,8 +335,9 @@ def response_submit(
                 status=Response.Status.COMPLETE,
                 customer=None if survey.is_anonymous else customer,
                 agent=agent,
-                team=agent.team if agent else None,
-                touchpoint=touchpoint or survey.touchpoint,
+                # ids, not objects: reading survey.touchpoint would cost a query
+                team_id=agent.team_id if agent else None,
+                touchpoint_id=touchpoint.pk if touchpoint else survey.touchpoint_id,
                 submission_key=submission_key or "",
                 submission_fingerprint=fingerprint if submission_key else "",
                 segment=customer.segment if customer and not survey.is_anonymous else "",
