@@ -21,6 +21,13 @@ STAFF_PERMISSIONS = [
     "feedback.view_case",
     "feedback.change_case",
     "feedback.add_case",
+    # outreach (issue 3): sends, interactions and purchases
+    "surveys.view_surveysend",
+    "surveys.add_surveysend",
+    "surveys.view_interaction",
+    "surveys.add_interaction",
+    "surveys.view_purchase",
+    "surveys.add_purchase",
 ]
 MANAGER_PERMISSIONS = [
     *STAFF_PERMISSIONS,
@@ -31,6 +38,7 @@ MANAGER_PERMISSIONS = [
     "feedback.view_improvementaction",
     "feedback.add_improvementaction",
     "feedback.change_improvementaction",
+    "surveys.view_all_responses",
 ]
 ADMIN_PERMISSIONS = [
     *MANAGER_PERMISSIONS,
@@ -53,6 +61,10 @@ ADMIN_PERMISSIONS = [
     "feedback.view_complaintcategory",
     "feedback.add_complaintcategory",
     "feedback.change_complaintcategory",
+    "surveys.view_touchpointrule",
+    "surveys.add_touchpointrule",
+    "surveys.change_touchpointrule",
+    "surveys.delete_touchpointrule",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.STAFF: STAFF_PERMISSIONS,

@@ -54,6 +54,10 @@ def error_body(message: str, fields: dict[str, list[str]] | None = None) -> dict
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Turn ApplicationError, Django and DRF errors into the one JSON error shape."""
+    from csat import limits
+
+    if isinstance(exc, limits.TOO_BIG):
+        return Response(limits.too_big_body(exc), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

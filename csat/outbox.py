@@ -38,16 +38,20 @@ def outbox_record(kind: str, object_id: int) -> OutboxEvent:
     return event
 
 
-def outbox_dispatch(event_id: int) -> None:
-    """Send the event's task to the broker; a broker outage leaves it for the relay."""
+def outbox_dispatch(event_id: int) -> bool:
+    """Send the event's task to the broker; a broker outage leaves it for the relay.
+
+    Returns whether it was sent. The first dispatch, after commit, is not stamped: the relay's
+    cut-off on `created_at` already leaves a fresh event alone, and a stamp would cost every
+    write a second commit. The relay stamps what it re-sends."""
     from csat.tasks import outbox_process
 
     try:
         outbox_process.delay(event_id)
     except Exception:  # the relay picks the event up again; the response is already safe
         logger.exception("could not enqueue outbox event %s; the relay will retry", event_id)
-        return
-    OutboxEvent.objects.filter(pk=event_id).update(dispatched_at=timezone.now())
+        return False
+    return True
 
 
 def outbox_process(event_id: int) -> bool:
@@ -79,6 +83,6 @@ def outbox_relay() -> int:
         .order_by("created_at")
         .values_list("pk", flat=True)[:1000]
     )
-    for event_id in stale:
-        outbox_dispatch(event_id)
+    sent = [event_id for event_id in stale if outbox_dispatch(event_id)]
+    OutboxEvent.objects.filter(pk__in=sent).update(dispatched_at=timezone.now())
     return len(stale)

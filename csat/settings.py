@@ -281,3 +281,56 @@ CELERY_BEAT_SCHEDULE["surveys-retention-purge"] = {
     "task": "surveys.tasks.responses_purge_expired",
     "schedule": crontab(hour=3, minute=15),
 }
+
+# ---------------------------------------------------------------- outreach: invitations, SMS
+CELERY_IMPORTS = ["surveys.outreach.tasks"]
+# Beat claims due invitations and reminders this often (rows with a due time, no countdowns).
+CELERY_BEAT_SCHEDULE["invitations-dispatch-due"] = {
+    "task": "surveys.outreach.tasks.invitations_dispatch_due",
+    "schedule": env.float("INVITATION_DISPATCH_SECONDS", default=10.0),
+}
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Every outbound call has a timeout: a hung mail server must not hold a worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
+# No customer is invited more than once in this many days, across every channel.
+INVITATION_FATIGUE_DAYS = env.int("INVITATION_FATIGUE_DAYS", default=30)
+# A personal link stops working this many days after it was sent (a send can choose its own).
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=30)
+# A claimed invitation whose worker has not finished after this long is claimed again.
+INVITATION_CLAIM_LEASE_SECONDS = env.int("INVITATION_CLAIM_LEASE_SECONDS", default=600)
+# Retryable failures (5xx, timeouts) are retried with exponential backoff, then marked failed.
+INVITATION_MAX_ATTEMPTS = env.int("INVITATION_MAX_ATTEMPTS", default=5)
+INVITATION_RETRY_BASE_SECONDS = env.int("INVITATION_RETRY_BASE_SECONDS", default=60)
+# SMS: a dotted path like EMAIL_BACKEND. Console (default), file, or a generic HTTP provider.
+SMS_BACKEND = env.str("SMS_BACKEND", default="surveys.outreach.sms.ConsoleSmsBackend")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms.jsonl"))
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_AUTH_TOKEN = env.str("SMS_HTTP_AUTH_TOKEN", default="")
+# The JSON body posted to the provider; "{to}", "{body}" and "{reference}" inside its strings
+# are replaced with the message's values (substituted into parsed JSON: nothing to inject).
+SMS_HTTP_BODY_TEMPLATE = env.str(
+    "SMS_HTTP_BODY_TEMPLATE", default='{"to": "{to}", "text": "{body}", "reference": "{reference}"}'
+)
+# Where the provider's reply carries its message id (dotted path into the JSON reply).
+SMS_HTTP_MESSAGE_ID_FIELD = env.str("SMS_HTTP_MESSAGE_ID_FIELD", default="id")
+SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=10.0)
+# The shared secret the provider sends (Authorization: Bearer ...) with delivery receipts.
+SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
+# Uploads (multipart bodies, files included) larger than this are refused with 413.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "csat.limits.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# The token lookup reads the caller's permissions in the same query (csat/authentication.py):
+# an API call's permission check then costs no query of its own.
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "csat.authentication.TokenWithPermissionsAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+]

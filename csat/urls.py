@@ -11,6 +11,7 @@ from csat.views import healthz
 from feedback.apis import CaseActionApi, CaseListApi
 from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi, WeightProfileApi
 from surveys.apis import ResponseCreateApi, SurveyListApi
+from surveys.outreach.urls import api_urlpatterns as outreach_api_urlpatterns
 
 api_urlpatterns = [
     path("surveys/", SurveyListApi.as_view(), name="survey-list"),
@@ -25,6 +26,7 @@ api_urlpatterns = [
     path("weights/", WeightProfileApi.as_view(), name="weights"),
     path("metrics/repurchase/", RepurchaseApi.as_view(), name="repurchase"),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
+    *outreach_api_urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -39,4 +41,8 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("metrics.urls")),
     path("", include("feedback.urls")),
+    path("", include("surveys.outreach.urls")),
 ]
+
+# Oversized requests get a clear 413 (csat/limits.py); other bad requests Django's page.
+handler400 = "csat.limits.handler400"

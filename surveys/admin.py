@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from surveys.models import Answer, Customer, Dimension, Question, Response, Survey, Touchpoint
+from surveys.outreach import admin as outreach_admin  # noqa: F401 (registers its models)
 
 
 class QuestionInline(admin.TabularInline):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -14,8 +16,18 @@ from rest_framework.views import APIView
 
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
-from surveys import selectors, services
+from surveys import marking, selectors, services
 from surveys.models import Channel, Customer, Question, Survey
+from surveys.models import Response as SurveyResponse
+
+
+def body_fingerprint(data: Any) -> str:
+    """SHA-256 of the request body in canonical JSON (sorted keys, no spaces): the same body
+    sent twice, however it was formatted, has the same fingerprint."""
+    if hasattr(data, "lists"):  # a form-encoded body (QueryDict)
+        data = {key: values for key, values in data.lists()}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class SurveyListApi(APIView):
@@ -67,13 +79,18 @@ class ResponseCreateApi(APIView):
 
     @extend_schema(
         request=ResponseInputSerializer,
-        responses={201: ResponseOutputSerializer, 200: ResponseOutputSerializer},
+        responses={
+            201: ResponseOutputSerializer,
+            200: ResponseOutputSerializer,
+            422: None,
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
                 str,
                 OpenApiParameter.HEADER,
-                description="Retrying with the same key returns the first response.",
+                description="Retrying with the same key and body returns the first response "
+                "(200); the same key with another body is refused (422).",
             )
         ],
         summary="Submit a response",
@@ -105,11 +122,51 @@ class ResponseCreateApi(APIView):
                 # Keys are unique per API client (metrics.md): scope them by the caller.
                 submission_key=f"api:{request.user.pk}:{key}" if key else None,
                 customer=customer,
+                fingerprint=body_fingerprint(request.data) if key else "",
             )
         except ApplicationError as error:
-            error.fields = {f"answers.{name}": problems for name, problems in error.fields.items()}
+            error.fields = {
+                name if name == "Idempotency-Key" else f"answers.{name}": problems
+                for name, problems in error.fields.items()
+            }
             raise
         return ApiResponse(
             self.ResponseOutputSerializer(response).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ResponseMarkApi(APIView):
+    """Mark a response as test or spam (or clear the mark): it stops counting, or counts again."""
+
+    permission_classes = [has_perm("surveys.change_response")]
+
+    class MarkInputSerializer(serializers.Serializer):
+        is_test = serializers.BooleanField(required=False)
+        is_spam = serializers.BooleanField(required=False)
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if not data:
+                raise serializers.ValidationError(
+                    {"is_test": [_("Give is_test, is_spam, or both.")]}
+                )
+            return data
+
+    class MarkOutputSerializer(serializers.ModelSerializer):
+        is_counted = serializers.BooleanField()
+
+        class Meta:
+            model = SurveyResponse
+            fields = ["id", "is_test", "is_spam", "is_counted"]
+
+    @extend_schema(
+        request=MarkInputSerializer,
+        responses={200: MarkOutputSerializer},
+        summary="Mark a response as test or spam",
+    )
+    def post(self, request: Request, pk: int) -> ApiResponse:
+        response = get_object_or_404(marking.response_list_for(request.user), pk=pk)
+        serializer = self.MarkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        marking.response_mark(response=response, **serializer.validated_data)
+        return ApiResponse(self.MarkOutputSerializer(response).data)

@@ -75,6 +75,9 @@ class Customer(models.Model):
     )
     consents_to_contact = models.BooleanField(_("consents to contact"), default=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # When the customer was last sent an invitation on any channel: the fatigue rule's slot,
+    # taken by compare-and-swap so two invitations racing for one customer send only one.
+    last_invited_at = models.DateTimeField(_("last invited at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -325,6 +328,9 @@ class Response(models.Model):
     # The one-time key of the form that was submitted, or an API idempotency key: a second
     # submission with the same key returns the first response instead of storing another.
     submission_key = models.CharField(max_length=80, blank=True, default="")
+    # SHA-256 of the canonical API body sent with an Idempotency-Key: the same key with a
+    # different body is refused instead of returning the first response.
+    submission_fingerprint = models.CharField(max_length=64, blank=True, default="")
     invitation = models.ForeignKey(
         "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
     )
@@ -394,6 +400,7 @@ class Response(models.Model):
         ]
         verbose_name = _("response")
         verbose_name_plural = _("responses")
+        permissions = [("view_all_responses", "Can see and mark every team's responses")]
 
     def __str__(self) -> str:
         return f"{self.survey} #{self.pk}"
@@ -483,21 +490,108 @@ class Interaction(models.Model):
         return f"{self.customer} @ {self.touchpoint} {self.occurred_at:%Y-%m-%d}"
 
 
+class InvitationChannel(models.TextChoices):
+    """The channels a personal invitation can go out on."""
+
+    EMAIL = Channel.EMAIL.value, Channel.EMAIL.label
+    SMS = Channel.SMS.value, Channel.SMS.label
+
+
+class SurveySend(models.Model):
+    """A batch: staff sent one survey to a customer list or a segment on one channel."""
+
+    class Audience(models.TextChoices):
+        CUSTOMERS = "customers", _("Chosen customers")
+        SEGMENT = "segment", _("A customer segment")
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="sends"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=InvitationChannel.choices)
+    audience = models.CharField(_("audience"), max_length=12, choices=Audience.choices)
+    segment = models.CharField(_("segment"), max_length=16, choices=Segment.choices, blank=True)
+    scheduled_for = models.DateTimeField(_("send at"))
+    reminder_after_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"), null=True, blank=True
+    )
+    expires_after_days = models.PositiveSmallIntegerField(_("expires after (days)"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("send")
+        verbose_name_plural = _("sends")
+
+    def __str__(self) -> str:
+        return f"{self.survey} ({self.get_channel_display()}, {self.created_at:%Y-%m-%d})"
+
+
+class TouchpointRule(models.Model):
+    """Which survey an interaction at a touchpoint triggers, on which channel, and how long
+    after the interaction the invitation goes out (admin-configured)."""
+
+    touchpoint = models.OneToOneField(
+        Touchpoint, verbose_name=_("touchpoint"), on_delete=models.CASCADE, related_name="rule"
+    )
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="rules"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=InvitationChannel.choices)
+    delay = models.DurationField(
+        _("delay"), help_text=_("How long after the interaction to send, e.g. 02:00:00.")
+    )
+    reminder_after_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"), null=True, blank=True
+    )
+    expires_after_days = models.PositiveSmallIntegerField(
+        _("expires after (days)"), null=True, blank=True, help_text=_("Empty: the default.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["touchpoint"]
+        verbose_name = _("touchpoint rule")
+        verbose_name_plural = _("touchpoint rules")
+
+    def __str__(self) -> str:
+        return f"{self.touchpoint} -> {self.survey}"
+
+
 class Invitation(models.Model):
     """A personal invitation to answer a survey, carrying a one-time unguessable token."""
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")
+        # Claimed by one worker, which is handing it to the mail server or SMS provider.
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
         SUPPRESSED = "suppressed", _("Suppressed")
 
+    class SuppressionReason(models.TextChoices):
+        NONE = "", _("None")
+        UNSUBSCRIBED = "unsubscribed", _("The customer unsubscribed")
+        NO_CONSENT = "no_consent", _("The customer does not consent to contact")
+        NO_ADDRESS = "no_address", _("No email address or phone number for this channel")
+        FATIGUE = "fatigue", _("Invited recently (fatigue rule)")
+        SURVEY_CLOSED = "survey_closed", _("The survey is closed")
+        EXPIRED = "expired", _("Too late: it would have expired")
+
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invitations")
+    send = models.ForeignKey(
+        SurveySend, null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     token = models.CharField(max_length=64, unique=True, default=new_invitation_token)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
+    suppression_reason = models.CharField(
+        max_length=16, choices=SuppressionReason.choices, blank=True, default=""
+    )
     interaction = models.ForeignKey(
         Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
     )
@@ -512,16 +606,58 @@ class Invitation(models.Model):
     )
     segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
     due_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # Set when the periodic dispatcher hands the row to a worker; a row claimed longer ago
+    # than the lease (its task was lost) is claimed again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     quarter = models.CharField(max_length=6, blank=True, db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    reminder_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    expires_after_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    remind_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    reminder_attempts = models.PositiveSmallIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=120, blank=True, default="")
+    reminder_message_id = models.CharField(max_length=120, blank=True, default="")
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "due_at"], name="invitation_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="invitation_due_idx"),
+            models.Index(
+                fields=["remind_at"],
+                name="invitation_remind_idx",
+                condition=models.Q(remind_at__isnull=False),
+            ),
+            models.Index(
+                fields=["provider_message_id"],
+                name="invitation_provider_id_idx",
+                condition=~models.Q(provider_message_id=""),
+            ),
+            models.Index(
+                fields=["reminder_message_id"],
+                name="invitation_reminder_id_idx",
+                condition=~models.Q(reminder_message_id=""),
+            ),
+        ]
+        constraints = [
+            # A customer listed twice in one send is invited once.
+            models.UniqueConstraint(
+                fields=["send", "customer"],
+                name="invitation_one_per_send_customer",
+                condition=models.Q(send__isnull=False),
+            ),
+            # An interaction schedules at most one invitation, however often it is reported.
+            models.UniqueConstraint(
+                fields=["interaction"],
+                name="invitation_one_per_interaction",
+                condition=models.Q(interaction__isnull=False),
+            ),
+        ]
         verbose_name = _("invitation")
         verbose_name_plural = _("invitations")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -16,6 +17,7 @@ from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from metrics.periods import quarter_label
+from surveys.ingest import response_store
 from surveys.models import (
     Answer,
     Channel,
@@ -28,6 +30,7 @@ from surveys.models import (
 )
 
 TEXT_ANSWER_MAX_LENGTH = 5000
+CHOICE_KINDS = frozenset({Question.Kind.SINGLE_CHOICE, Question.Kind.MULTIPLE_CHOICE})
 
 
 @transaction.atomic
@@ -181,7 +184,11 @@ def answers_validate(
 
     A partial save (`partial`) checks the answers given but asks for none of the missing ones.
     """
-    questions = list(survey.questions.prefetch_related("choices", "rows").order_by("position"))
+    questions = list(survey.questions.order_by("position"))
+    # Choices and grid rows only for the kinds that have them: a score-and-text survey (the
+    # common API case) needs one query, not three.
+    prefetch_related_objects([q for q in questions if q.kind in CHOICE_KINDS], "choices")
+    prefetch_related_objects([q for q in questions if q.kind == Question.Kind.RATING_GRID], "rows")
     by_id = {str(question.pk): question for question in questions}
     errors: dict[str, list[str]] = {}
     for key in raw_answers:
@@ -250,6 +257,21 @@ def _original(survey: Survey, submission_key: str) -> Response | None:
     ).first()
 
 
+def _same_request(original: Response, fingerprint: str) -> Response:
+    """A retry must repeat the first request: the same key with another body is a mistake
+    that would otherwise look like success."""
+    if fingerprint and original.submission_fingerprint not in ("", fingerprint):
+        raise ApplicationError(
+            _(
+                "This Idempotency-Key was already used with a different request body. "
+                "Send a new key for a new response."
+            ),
+            {"Idempotency-Key": [_("Already used with a different body.")]},
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    return original
+
+
 def response_submit(
     *,
     survey: Survey,
@@ -265,6 +287,7 @@ def response_submit(
     is_partial: bool = False,
     touchpoint: Touchpoint | None = None,
     source_label: str = "",
+    fingerprint: str = "",
 ) -> tuple[Response, bool]:
     """Store a response with its answers and, once complete, its outbox event, in one
     transaction.
@@ -274,6 +297,8 @@ def response_submit(
     The channel defaults to web, or with an invitation to the invitation's channel. With an
     invitation, its one response is created or, while partial, updated in place;
     `is_partial` saves answers for later without counting them.
+    With a `fingerprint` of the request body, a second submission with the same key but
+    another body is refused (422) instead.
     """
     if not survey.is_open:
         raise ApplicationError(
@@ -297,30 +322,24 @@ def response_submit(
             _("Only a personal link can save answers to finish later."),
             {"action": [_("Send your answers instead.")]},
         )
-    if submission_key:
-        existing = _original(survey, submission_key)
-        if existing is not None:
-            return existing, False
     answers = answers_validate(survey, raw_answers)
     keep_client = survey.stores_client_details
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            if submission_key:
-                # A partial or test response never blocks a later complete one (metrics.md):
-                # it gives up the key, which now belongs to this submission.
-                Response.objects.filter(survey=survey, submission_key=submission_key).update(
-                    submission_key=""
-                )
-            response = Response.objects.create(
+    # Optimistic: insert, and let the unique key constraint find a duplicate. The common path
+    # is one transaction (one statement on PostgreSQL) with no look-up before it.
+    for _attempt in range(2):
+        now = timezone.now()
+        try:
+            response = Response(
                 survey=survey,
                 channel=channel or Channel.WEB,
                 status=Response.Status.COMPLETE,
                 customer=None if survey.is_anonymous else customer,
                 agent=agent,
-                team=agent.team if agent else None,
-                touchpoint=touchpoint or survey.touchpoint,
+                # ids, not objects: reading survey.touchpoint would cost a query
+                team_id=agent.team_id if agent else None,
+                touchpoint_id=touchpoint.pk if touchpoint else survey.touchpoint_id,
                 submission_key=submission_key or "",
+                submission_fingerprint=fingerprint if submission_key else "",
                 segment=customer.segment if customer and not survey.is_anonymous else "",
                 language=language[:16],
                 source_label=source_label[:120],
@@ -329,16 +348,25 @@ def response_submit(
                 submitted_at=now,
                 quarter=quarter_label(now),
             )
-            Answer.objects.bulk_create(_answer_rows(response, answers))
-            outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)
-    except IntegrityError:
-        # Two submissions with one key raced past the check above: the first one won.
-        if submission_key:
+            response_store(response, _answer_rows(response, answers))
+        except IntegrityError:
+            if not submission_key:
+                raise
+            # The key is taken: by the original (a retry, a double click, a race), which is
+            # returned; or by a partial or test response, which never blocks a later complete
+            # one (metrics.md): it gives up the key, and the insert is tried again.
             existing = _original(survey, submission_key)
             if existing is not None:
-                return existing, False
-        raise
-    return response, True
+                return _same_request(existing, fingerprint), False
+            Response.objects.filter(survey=survey, submission_key=submission_key).update(
+                submission_key=""
+            )
+            continue
+        return response, True
+    raise ApplicationError(
+        _("Your answers could not be saved; please try again."),
+        status_code=status.HTTP_409_CONFLICT,
+    )
 
 
 class _AlreadyComplete(Exception):

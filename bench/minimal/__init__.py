@@ -1,0 +1,1 @@
+"""Bench-only app: the reference view of bench/api.py (enabled only by bench.settings)."""
