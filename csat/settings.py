@@ -269,3 +269,23 @@ METRICS_REPURCHASE_WINDOW_HOURS = env.int("METRICS_REPURCHASE_WINDOW_HOURS", def
 METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default=30)
 # Rollups of periods touched by new events are recomputed this many seconds later (batched).
 METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)
+
+# ---------------------------------------------------------------- imports (CSV and XLSX)
+# The import channel's tasks live in surveys/imports/tasks.py (not autodiscovered).
+CELERY_IMPORTS = ["surveys.imports.tasks"]
+CELERY_BEAT_SCHEDULE["imports-resume-stalled"] = {
+    "task": "surveys.imports.tasks.imports_resume_stalled",
+    "schedule": env.float("IMPORT_RELAY_SECONDS", default=60.0),
+}
+# Larger uploads are refused before they are read.
+IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", default=256)
+# An .xlsx unpacking to more than this is refused (a zip bomb).
+IMPORT_MAX_XLSX_UNPACKED_MB = env.int("IMPORT_MAX_XLSX_UNPACKED_MB", default=2048)
+# Rows per transaction: a worker killed mid-file loses at most one chunk's work.
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=10_000)
+# Up to this many valid rows, imported responses reach the metrics one by one as a web
+# response does; a bigger import rebuilds its quarters once at the end.
+IMPORT_INCREMENTAL_MAX_ROWS = env.int("IMPORT_INCREMENTAL_MAX_ROWS", default=2_000)
+# A job whose worker has not reported for this long is sent again, at most this many times.
+IMPORT_STALLED_AFTER_SECONDS = env.int("IMPORT_STALLED_AFTER_SECONDS", default=300)
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=5)
