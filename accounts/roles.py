@@ -21,6 +21,9 @@ STAFF_PERMISSIONS = [
     "feedback.view_case",
     "feedback.change_case",
     "feedback.add_case",
+    # Imports (CSV/XLSX): staff import responses and customers; managers also purchases.
+    "surveys.view_importjob",
+    "surveys.add_importjob",
 ]
 MANAGER_PERMISSIONS = [
     *STAFF_PERMISSIONS,
@@ -31,6 +34,8 @@ MANAGER_PERMISSIONS = [
     "feedback.view_improvementaction",
     "feedback.add_improvementaction",
     "feedback.change_improvementaction",
+    "surveys.view_purchase",
+    "surveys.add_purchase",
 ]
 ADMIN_PERMISSIONS = [
     *MANAGER_PERMISSIONS,

@@ -39,4 +39,5 @@ urlpatterns = [
     path("", include("surveys.urls")),
     path("", include("metrics.urls")),
     path("", include("feedback.urls")),
+    path("", include("surveys.imports.urls")),
 ]

@@ -129,7 +129,8 @@ class FileShape:
     encoding: str = ""
     delimiter: str = ""
     headers: list[str] = field(default_factory=list)
-    preview: list[list[str]] = field(default_factory=list)
+    # (row number, cells as text) of the first rows.
+    preview: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def _refuse(message: str) -> ApplicationError:
@@ -209,8 +210,8 @@ def file_inspect(job: ImportJob) -> FileShape:
     try:
         with open_rows(job) as reader:
             shape.headers = reader.headers
-            for _number, cells in reader:
-                shape.preview.append([cell_text(cell) for cell in cells])
+            for number, cells in reader:
+                shape.preview.append((number, [cell_text(cell) for cell in cells]))
                 if len(shape.preview) >= PREVIEW_ROWS:
                     break
     except ImportFileError as error:

@@ -52,7 +52,7 @@ class ImportJob(models.Model):
     encoding = models.CharField(max_length=16, blank=True)
     delimiter = models.CharField(max_length=1, blank=True)
     headers = models.JSONField(default=list)
-    # The first rows as they are read (text cells), for the mapping page.
+    # The first rows as they are read: [row number, [cell text, ...]], for the mapping page.
     preview = models.JSONField(default=list)
     # Target name -> column index (0-based), e.g. {"key": 0, "submitted_at": 1, "q12": 3}.
     mapping = models.JSONField(default=dict)

@@ -97,7 +97,8 @@ def import_job_create(
         )
         files.file_store(job, upload)
         shape = files.file_inspect(job)
-        job.headers, job.preview = shape.headers, shape.preview
+        job.headers = shape.headers
+        job.preview = [[number, cells] for number, cells in shape.preview]
         job.mapping = {target: index for index, target in schema_for(job).guess_mapping().items()}
         job.save()
     return job
