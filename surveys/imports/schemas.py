@@ -33,6 +33,13 @@ KEY_MAX_LENGTH = 120
 CUSTOMER_CACHE_MAX = 300_000  # customers remembered across chunks (about 60 MB at most)
 YES = frozenset({"yes", "y", "true", "1", "是"})
 NO = frozenset({"no", "n", "false", "0", "否"})
+# Header spellings that name a survey's (first) question of a kind outright.
+KIND_ALIASES = {
+    "nps": ("score", "nps score", "推荐分", "评分"),
+    "csat": ("satisfaction", "csat score", "满意度"),
+    "ces": ("effort", "ces score", "费力度"),
+    "text": ("why", "reason", "comment", "原因", "评论", "意见"),
+}
 CHOICE_SEPARATORS = re.compile(r"\s*[;|]\s*")
 LOOSE_MOMENT = re.compile(
     r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
@@ -384,7 +391,12 @@ class ResponseSchema(RowSchema):
                         f"q{question.pk}",
                         f"Q{number}. {question.text}",
                         is_required=question.is_required,
-                        aliases=(f"q{number}", question.text.lower(), question.kind),
+                        aliases=(
+                            f"q{number}",
+                            question.text.lower(),
+                            question.kind,
+                            *KIND_ALIASES.get(question.kind, ()),
+                        ),
                     )
                 )
         self.agents: dict[str, tuple[int, int | None]] = {}

@@ -61,7 +61,9 @@ def _check_kind(user: User, kind: str) -> None:
         raise PermissionDenied
 
 
-def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+def _list_page(
+    request: HttpRequest, form: UploadForm, status: int = 200, message: str = ""
+) -> HttpResponse:
     kinds = _allowed_kinds(request.user)  # type: ignore[arg-type]
     form.fields["kind"].choices = [
         (value, label) for value, label in ImportJob.Kind.choices if value in kinds
@@ -73,6 +75,7 @@ def _list_page(request: HttpRequest, form: UploadForm, status: int = 200) -> Htt
             "form": form,
             "jobs": selectors.import_job_list()[:50],
             "max_mb": files.max_file_bytes() // (1024 * 1024),
+            "message": message,
         },
         status=status,
     )
@@ -98,9 +101,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     except ValueError:
         length = 0
     if length > files.max_file_bytes() + MULTIPART_OVERHEAD:
-        form = UploadForm()
-        form.add_error(None, files.too_large_message())
-        return _list_page(request, form, status=413)
+        # The body is not read: the upload is refused from its announced size.
+        return _list_page(request, UploadForm(), status=413, message=files.too_large_message())
     return _import_upload(request)
 
 
@@ -147,7 +149,12 @@ def _detail_page(
         "message": message,
         "progress_url": reverse("imports:progress", args=[job.pk]),
         "encoding_label": files.ENCODING_LABELS.get(job.encoding, job.encoding),
-        "delimiter_label": _("tab") if job.delimiter == "\t" else job.delimiter,
+        "delimiter_label": {
+            ",": _("commas"),
+            ";": _("semicolons"),
+            "\t": _("tabs"),
+            "|": _("vertical bars"),
+        }.get(job.delimiter, job.delimiter),
         "reporting_zone": settings.REPORTING_TIME_ZONE,
         "can_change": request.user.has_perm("surveys.add_importjob")
         and request.user.has_perms(KIND_PERMISSIONS[ImportJob.Kind(job.kind)]),
