@@ -497,7 +497,7 @@ def phase_validate(args: argparse.Namespace) -> dict[str, Any]:
 def phase_import(args: argparse.Namespace) -> dict[str, Any]:
     _django()
     _no_enqueue()
-    from surveys.imports import services, writers
+    from surveys.imports import handoff, services, writers
     from surveys.imports.models import ImportJob
     from surveys.imports.schemas import RowSchema
 
@@ -515,7 +515,7 @@ def phase_import(args: argparse.Namespace) -> dict[str, Any]:
 
     RowSchema.parse_chunk = timed("parse", RowSchema.parse_chunk)  # type: ignore[method-assign]
     services.write_chunk = timed("write", writers.write_chunk)
-    services.metrics_rebuild = timed("rebuild", services.metrics_rebuild)
+    handoff.metrics_rebuild = timed("rebuild", handoff.metrics_rebuild)
     elapsed = _timer()
     assert services.import_job_run(args.job)
     seconds = elapsed()

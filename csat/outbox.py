@@ -29,7 +29,7 @@ HANDLERS: dict[str, list[str]] = {
     OutboxEvent.Kind.INVITATION_CHANGED: ["metrics.services.metrics_apply_invitation"],
     OutboxEvent.Kind.PURCHASE_RECORDED: ["metrics.services.metrics_apply_purchase"],
     # One event per committed chunk of an import, applied in bulk (surveys/imports/).
-    OutboxEvent.Kind.IMPORT_CHUNK: ["surveys.imports.services.import_chunk_apply"],
+    OutboxEvent.Kind.IMPORT_CHUNK: ["surveys.imports.handoff.import_chunk_apply"],
 }
 
 

@@ -1,5 +1,5 @@
-"""Writes for imports: upload, mapping, the dry run, confirmation, the import itself, the
-hand-off of committed chunks, and the relay that resumes stalled jobs.
+"""Writes for imports: upload, mapping, the dry run, confirmation, the import itself, and
+the relay that resumes stalled jobs (how the rows are handed on: surveys/imports/handoff.py).
 
 How an import keeps its promises:
 - A chunk of rows is one transaction: its rows (each whole, or not at all), its row problems,
@@ -14,7 +14,6 @@ How an import keeps its promises:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -32,22 +31,13 @@ from accounts.models import User
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
-from feedback.services import cases_open_for_responses
-from metrics.models import PeriodRollup
-from metrics.services import (
-    metrics_apply_purchase,
-    metrics_apply_response,
-    metrics_mark_dirty,
-    metrics_rebuild,
-)
 from surveys.imports import files
 from surveys.imports.files import Cell, ImportFileError
+from surveys.imports.handoff import import_job_finish
 from surveys.imports.models import ImportChunk, ImportFilePart, ImportJob, ImportRowError
 from surveys.imports.schemas import ChunkResult, Problem, RowSchema, schema_for
 from surveys.imports.writers import Writer, Written, write_chunk, writer_for
-from surveys.models import Channel, Purchase, Response, Survey
-
-logger = logging.getLogger(__name__)
+from surveys.models import Survey
 
 Status = ImportJob.Status
 IMPORT_LOCK_CLASS = 0x696D7074  # "impt": the advisory-lock class of import jobs
@@ -372,7 +362,7 @@ def import_job_run(job_id: int, *, use_copy: bool | None = None) -> bool:
         if not claimed:
             if job.status != Status.APPLYING:
                 return False
-            _finish(job)
+            import_job_finish(job)
             return True
         if job.rows_checkpoint == 0:
             # A fresh import re-checks every row: the dry run's report is replaced.
@@ -403,88 +393,17 @@ def import_job_run(job_id: int, *, use_copy: bool | None = None) -> bool:
                 "problem": error
             }
             ImportJob.objects.filter(pk=job_id).update(message=message)
-            _finish(job, failed=True)
+            import_job_finish(job, failed=True)
             return True
         except Exception as error:
             # Left running: the relay starts it again after its heartbeat goes stale.
             ImportJob.objects.filter(pk=job_id).update(message=repr(error)[:2000])
             raise
-        _finish(job)
+        import_job_finish(job)
         return True
 
 
-def _finish(job: ImportJob, failed: bool = False) -> None:
-    """Hand the imported rows on (a big import rebuilds its quarters once), then close."""
-    quarters = sorted(
-        {label for labels in job.chunks.values_list("quarters", flat=True) for label in labels}
-    )
-    ImportJob.objects.filter(pk=job.pk, status__in=[Status.RUNNING, Status.APPLYING]).update(
-        status=Status.APPLYING, quarters=quarters, heartbeat_at=timezone.now()
-    )
-    imported = ImportJob.objects.filter(pk=job.pk).values_list("rows_imported", flat=True)[0]
-    if connection.vendor == "postgresql" and imported > settings.IMPORT_CHUNK_ROWS:
-        # Fresh statistics, so that the hand-off's look-ups by response pick their indexes.
-        tables = {
-            ImportJob.Kind.RESPONSES: "surveys_response, surveys_answer",
-            ImportJob.Kind.CUSTOMERS: "surveys_customer",
-            ImportJob.Kind.PURCHASES: "surveys_purchase",
-        }[ImportJob.Kind(job.kind)]
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
-    if job.kind == ImportJob.Kind.RESPONSES and job.rebuilds_rollups and quarters:
-        metrics_rebuild(quarters)
-    with transaction.atomic():
-        ImportJob.objects.filter(pk=job.pk, status=Status.APPLYING).update(
-            status=Status.FAILED if failed else Status.DONE,
-            progress_percent=100 if not failed else F("progress_percent"),
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
-        )
-        # The uploaded data is not kept once imported: the rows themselves are.
-        ImportFilePart.objects.filter(job_id=job.pk).delete()
-
-
-# ---------------------------------------------------------------- hand-off and relay
-
-
-def import_chunk_apply(chunk_id: int) -> None:
-    """Outbox handler of a committed chunk (idempotent): open the follow-up cases of its low
-    scores in bulk, and bring its rows into the metrics."""
-    chunk = ImportChunk.objects.select_related("job").filter(pk=chunk_id).first()
-    if chunk is None or chunk.first_object_id is None or chunk.last_object_id is None:
-        return
-    job = chunk.job
-    id_range = (chunk.first_object_id, chunk.last_object_id)
-    if job.kind == ImportJob.Kind.RESPONSES:
-        # Other writers may hold ids inside the range: only imported responses are taken, and
-        # taking another import's rows as well is harmless (every step is idempotent).
-        response_ids = list(
-            Response.objects.filter(pk__range=id_range, channel=Channel.IMPORT)
-            .exclude(import_key="")
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        cases_open_for_responses(response_ids)
-        if job.rebuilds_rollups:
-            # The answers wait for the job's rebuild; the per-period families are marked now.
-            metrics_mark_dirty(
-                chunk.quarters, [PeriodRollup.Family.REACH, PeriodRollup.Family.REPURCHASE]
-            )
-        else:
-            for response_id in response_ids:
-                metrics_apply_response(response_id)
-    elif job.kind == ImportJob.Kind.PURCHASES:
-        purchase_ids = (
-            Purchase.objects.filter(pk__range=id_range)
-            .exclude(external_id="")
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        for purchase_id in purchase_ids:
-            metrics_apply_purchase(purchase_id)
-    ImportChunk.objects.filter(pk=chunk_id, applied_at__isnull=True).update(
-        applied_at=timezone.now()
-    )
+# ---------------------------------------------------------------- relay
 
 
 def import_jobs_resume_stalled(now: datetime | None = None) -> int:

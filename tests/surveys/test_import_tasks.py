@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from feedback.models import Case
 from metrics import selectors
-from surveys.imports import services, tasks
+from surveys.imports import handoff, services, tasks
 from surveys.imports.models import ImportChunk, ImportJob, ImportRowError
 from surveys.models import Customer, Response, Survey
 from tests import live
@@ -85,8 +85,8 @@ def test_a_chunk_event_handled_twice_opens_one_case_and_counts_each_response_onc
     services.import_job_run(job.pk)
     chunk = ImportChunk.objects.get(job=job)
 
-    services.import_chunk_apply(chunk.pk)
-    services.import_chunk_apply(chunk.pk)
+    handoff.import_chunk_apply(chunk.pk)
+    handoff.import_chunk_apply(chunk.pk)
 
     assert list(Case.objects.values_list("response__import_key", "summary")) == [("R-1", "Late")]
     figure = selectors.metric_figure("2025Q2", "nps")
