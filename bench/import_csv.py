@@ -170,6 +170,10 @@ def run_phase(phase: str, args: argparse.Namespace, *extra: str) -> tuple[dict[s
         "DJANGO_SETTINGS_MODULE": "csat.settings",
         "IMPORT_CHUNK_ROWS": str(args.chunk_rows),
         "IMPORT_MAX_FILE_MB": "2048",
+        # As a production worker runs: with DEBUG on, Django would keep every statement (the
+        # file's 1 MB parts among them) in connection.queries.
+        "DJANGO_DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-import-not-a-secret"),
     }
     env.pop("REDIS_URL", None)  # tasks are run in the child itself, never sent
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
