@@ -36,6 +36,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,8 @@ def run_phase(phase: str, args: argparse.Namespace, *extra: str) -> tuple[dict[s
         # As a production worker runs: with DEBUG on, Django would keep every statement (the
         # file's 1 MB parts among them) in connection.queries.
         "DJANGO_DEBUG": "false",
+        # Without REDIS_URL the outbox's messages go to a filesystem queue: a temporary one.
+        "CSAT_VAR_DIR": str(args.file.parent / "var"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-import-not-a-secret"),
     }
     env.pop("REDIS_URL", None)  # tasks are run in the child itself, never sent
@@ -227,8 +230,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     if not args.skip_reimport:
         reimport, reimport_rss = run_phase("reimport", args)
         log(f"second import of the same file: {reimport}")
-    args.file.unlink()
-    directory.rmdir()
+    shutil.rmtree(directory)
 
     import_s = imported["seconds"]
     rows_s = imported["rows_seconds"]
