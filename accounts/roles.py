@@ -28,6 +28,9 @@ STAFF_PERMISSIONS = [
     "surveys.add_interaction",
     "surveys.view_purchase",
     "surveys.add_purchase",
+    # Imports (CSV/XLSX): staff import responses and customers; managers also purchases.
+    "surveys.view_importjob",
+    "surveys.add_importjob",
 ]
 MANAGER_PERMISSIONS = [
     *STAFF_PERMISSIONS,

@@ -18,6 +18,7 @@ class OutboxEvent(models.Model):
         INTERACTION_RECORDED = "interaction.recorded", _("interaction recorded")
         INVITATION_CHANGED = "invitation.changed", _("invitation sent or delivered")
         PURCHASE_RECORDED = "purchase.recorded", _("purchase recorded")
+        IMPORT_CHUNK = "import.chunk", _("import chunk committed")
 
     kind = models.CharField(max_length=64, choices=Kind.choices)
     object_id = models.BigIntegerField()

@@ -28,6 +28,8 @@ HANDLERS: dict[str, list[str]] = {
     OutboxEvent.Kind.INTERACTION_RECORDED: ["metrics.services.metrics_apply_interaction"],
     OutboxEvent.Kind.INVITATION_CHANGED: ["metrics.services.metrics_apply_invitation"],
     OutboxEvent.Kind.PURCHASE_RECORDED: ["metrics.services.metrics_apply_purchase"],
+    # One event per committed chunk of an import, applied in bulk (surveys/imports/).
+    OutboxEvent.Kind.IMPORT_CHUNK: ["surveys.imports.handoff.import_chunk_apply"],
 }
 
 

@@ -322,7 +322,8 @@ SMS_HTTP_TIMEOUT_SECONDS = env.float("SMS_HTTP_TIMEOUT_SECONDS", default=10.0)
 # The shared secret the provider sends (Authorization: Bearer ...) with delivery receipts.
 SMS_WEBHOOK_SECRET = env.str("SMS_WEBHOOK_SECRET", default="")
 # Uploads (multipart bodies, files included) larger than this are refused with 413.
-UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+# (a backstop above the import limit, IMPORT_MAX_FILE_MB, which refuses with its own message)
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=300 * 1024 * 1024)
 FILE_UPLOAD_HANDLERS = [
     "csat.limits.UploadSizeLimitHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -334,3 +335,22 @@ REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
     "csat.authentication.TokenWithPermissionsAuthentication",
     "rest_framework.authentication.SessionAuthentication",
 ]
+# ---------------------------------------------------------------- imports (CSV and XLSX)
+# The import channel's tasks live in surveys/imports/tasks.py (not autodiscovered).
+CELERY_IMPORTS = [*CELERY_IMPORTS, "surveys.imports.tasks"]
+CELERY_BEAT_SCHEDULE["imports-resume-stalled"] = {
+    "task": "surveys.imports.tasks.imports_resume_stalled",
+    "schedule": env.float("IMPORT_RELAY_SECONDS", default=60.0),
+}
+# Larger uploads are refused before they are read.
+IMPORT_MAX_FILE_MB = env.int("IMPORT_MAX_FILE_MB", default=256)
+# An .xlsx unpacking to more than this is refused (a zip bomb).
+IMPORT_MAX_XLSX_UNPACKED_MB = env.int("IMPORT_MAX_XLSX_UNPACKED_MB", default=2048)
+# Rows per transaction: a worker killed mid-file loses at most one chunk's work.
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=10_000)
+# Up to this many valid rows, imported responses reach the metrics one by one as a web
+# response does; a bigger import rebuilds its quarters once at the end.
+IMPORT_INCREMENTAL_MAX_ROWS = env.int("IMPORT_INCREMENTAL_MAX_ROWS", default=2_000)
+# A job whose worker has not reported for this long is sent again, at most this many times.
+IMPORT_STALLED_AFTER_SECONDS = env.int("IMPORT_STALLED_AFTER_SECONDS", default=300)
+IMPORT_MAX_ATTEMPTS = env.int("IMPORT_MAX_ATTEMPTS", default=5)

@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("metrics.urls")),
     path("", include("feedback.urls")),
     path("", include("surveys.outreach.urls")),
+    path("", include("surveys.imports.urls")),
 ]
 
 # Oversized requests get a clear 413 (csat/limits.py); other bad requests Django's page.

@@ -334,6 +334,9 @@ class Response(models.Model):
     invitation = models.ForeignKey(
         "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
     )
+    # An imported row's response id: unique across all imports, so importing the same file
+    # twice stores each row once (metrics.md, "Which responses count").
+    import_key = models.CharField(max_length=120, blank=True, default="")
     # Kept on the record at submission (metrics.md: slices use the attribute at event time):
     # the customer's segment then, and the reporting quarter of `submitted_at`.
     segment = models.CharField(max_length=16, choices=Segment.choices, blank=True)
@@ -366,6 +369,11 @@ class Response(models.Model):
                 fields=["invitation"],
                 name="response_one_per_invitation",
                 condition=models.Q(invitation__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["import_key"],
+                name="response_import_key_unique",
+                condition=~models.Q(import_key=""),
             ),
             models.CheckConstraint(
                 condition=models.Q(status="partial") | models.Q(submitted_at__isnull=False),
@@ -691,3 +699,13 @@ class Purchase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} {self.purchased_at:%Y-%m-%d}"
+
+
+# Import jobs live in their own module (surveys/imports/); importing them here registers them
+# with the surveys app.
+from surveys.imports.models import (  # noqa: E402, F401
+    ImportChunk,
+    ImportFilePart,
+    ImportJob,
+    ImportRowError,
+)
