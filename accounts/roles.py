@@ -28,7 +28,7 @@ STAFF_PERMISSIONS = [
     "surveys.add_interaction",
     "surveys.view_purchase",
     "surveys.add_purchase",
-    # Imports (CSV/XLSX): staff import responses and customers; managers also purchases.
+    # Imports (CSV/XLSX): responses, customers, and purchases for whoever may record purchases.
     "surveys.view_importjob",
     "surveys.add_importjob",
 ]

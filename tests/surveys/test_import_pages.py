@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -259,8 +260,14 @@ def import_file_as_staff(
     return job
 
 
-def test_staff_may_not_import_purchases(staff_client: Client) -> None:
-    response = _post_file(staff_client, b"order\nO-1\n", kind="purchases")
+def test_importing_purchases_needs_the_permission_to_record_purchases(staff: User) -> None:
+    staff.user_permissions.remove(Permission.objects.get(codename="add_purchase"))
+    staff.groups.clear()
+    staff.user_permissions.add(Permission.objects.get(codename="add_importjob"))
+    client = Client()
+    client.force_login(staff)
+
+    response = _post_file(client, b"order\nO-1\n", kind="purchases")
 
     assert response.status_code == 403
     assert not ImportJob.objects.exists()
