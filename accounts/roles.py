@@ -31,6 +31,7 @@ MANAGER_PERMISSIONS = [
     "feedback.view_improvementaction",
     "feedback.add_improvementaction",
     "feedback.change_improvementaction",
+    "metrics.view_target",
 ]
 ADMIN_PERMISSIONS = [
     *MANAGER_PERMISSIONS,
@@ -38,6 +39,9 @@ ADMIN_PERMISSIONS = [
     "metrics.add_weightprofile",
     "metrics.change_weightprofile",
     "metrics.add_recomputejob",
+    "metrics.add_target",
+    "metrics.change_target",
+    "metrics.delete_target",
     "accounts.view_user",
     "accounts.add_user",
     "accounts.change_user",

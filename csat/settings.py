@@ -269,3 +269,26 @@ METRICS_REPURCHASE_WINDOW_HOURS = env.int("METRICS_REPURCHASE_WINDOW_HOURS", def
 METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default=30)
 # Rollups of periods touched by new events are recomputed this many seconds later (batched).
 METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)
+
+# ---------------------------------------------------------------- Content-Security-Policy (issue 5)
+# Strict: scripts and styles only from our own static files, no inline script, style or
+# event handler anywhere. A view that sets its own Content-Security-Policy header (the
+# embedded survey, framable by the origins configured on it) keeps it: django-csp only adds
+# the header when the response has none. `csp.decorators.csp_update` relaxes one view.
+from csp.constants import NONE, SELF  # noqa: E402
+
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

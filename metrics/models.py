@@ -258,3 +258,81 @@ class PeriodWeights(models.Model):
 
     def __str__(self) -> str:
         return self.period
+
+
+# ---------------------------------------------------------------- targets (issue 5)
+
+
+class Target(models.Model):
+    """An admin's plan for one metric and year, optionally for one customer segment
+    (metrics.md, "Targets"): baseline, annual target, stretch, benchmark and the quarterly
+    step weights or typed quarter targets.
+
+    Nothing derived is stored: quarter targets, gap, progress and status are computed when a
+    page or the API reads them, from these fields and the rollups, so a change needs no
+    recompute.
+    """
+
+    metric = models.CharField(_("metric"), max_length=32)
+    year = models.PositiveSmallIntegerField(_("year"))
+    segment = models.CharField(
+        _("segment"),
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("Empty: every customer."),
+    )
+    baseline = models.DecimalField(_("baseline"), max_digits=9, decimal_places=2)
+    target = models.DecimalField(_("target"), max_digits=9, decimal_places=2)
+    stretch = models.DecimalField(
+        _("stretch target"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    benchmark = models.DecimalField(
+        _("industry benchmark"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    # Step weights that spread the way from baseline to target over the quarters (the
+    # brief's plan: 3, 5, 4, 6).
+    weight_q1 = models.DecimalField(max_digits=6, decimal_places=2, default=3)
+    weight_q2 = models.DecimalField(max_digits=6, decimal_places=2, default=5)
+    weight_q3 = models.DecimalField(max_digits=6, decimal_places=2, default=4)
+    weight_q4 = models.DecimalField(max_digits=6, decimal_places=2, default=6)
+    # Typed quarter targets; None: derived from the step weights.
+    target_q1 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q2 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q3 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q4 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year", "metric", "segment"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "year", "segment"], name="target_unique"),
+            models.CheckConstraint(
+                condition=models.Q(weight_q1__gte=0)
+                & models.Q(weight_q2__gte=0)
+                & models.Q(weight_q3__gte=0)
+                & models.Q(weight_q4__gte=0),
+                name="target_weights_not_negative",
+            ),
+        ]
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric} {self.year} {self.segment or 'all'}: {self.baseline} -> {self.target}"
+        )
+
+    @property
+    def weights(self) -> list[float]:
+        return [float(w) for w in (self.weight_q1, self.weight_q2, self.weight_q3, self.weight_q4)]
+
+    @property
+    def typed_targets(self) -> list[float | None]:
+        return [
+            float(value) if value is not None else None
+            for value in (self.target_q1, self.target_q2, self.target_q3, self.target_q4)
+        ]
