@@ -16,6 +16,7 @@ from accounts.services import user_create
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
 from metrics.services import metrics_rebuild, responses_link_purchases, weights_set
+from metrics.targets import target_set
 from surveys.models import (
     Answer,
     Channel,
@@ -65,6 +66,29 @@ REASONS = [
     "Delivery arrived a day late.",
     "Great follow-up call.",
 ]
+# Targets (metric, baseline, target, stretch, benchmark) with the brief's quarterly plan 3, 5, 4, 6.
+# This year's are the brief's figures; last year's are the demo's assumption of the road to them.
+PLAN_WEIGHTS = {"weight_q1": 3, "weight_q2": 5, "weight_q3": 4, "weight_q4": 6}
+TARGETS_THIS_YEAR = [
+    ("nps", 42, 58, 62, 65),
+    ("nonrepeat_resolution", 68, 85, 90, None),
+    ("fcr", 76, 88, 90, None),
+    ("operational_fcr", 76, 88, None, None),
+    ("satisfaction", 75, 85, 88, None),
+    ("complaint_rate", 6, 5, 4, None),  # the brief: below 5 %
+    ("first_response_time", 24, 4, 2, None),  # the brief: after-sales response 24 h -> 4 h
+]
+TARGETS_LAST_YEAR = [
+    ("nps", 30, 42, 45, 65),
+    ("nonrepeat_resolution", 60, 68, None, None),
+    ("fcr", 70, 76, None, None),
+    ("operational_fcr", 70, 76, None, None),
+    ("satisfaction", 70, 75, None, None),
+    ("complaint_rate", 7, 6, None, None),
+    ("first_response_time", 30, 24, None, None),
+]
+# A segment's own target: high-value customers are held to more.
+SEGMENT_TARGETS = [("nps", Segment.HIGH_VALUE, 48, 64, 68, 70)]
 # Repurchase within 90 days by NPS band (the brief: 15%, 32%, 58%, 72%).
 REPURCHASE = {0: 0.08, 1: 0.08, 2: 0.08, 3: 0.15, 4: 0.15, 5: 0.32, 6: 0.32, 7: 0.58, 8: 0.58}
 
@@ -122,6 +146,7 @@ class Demo:
             weights={code: weight for code, _name, weight in DIMENSIONS},
             user=users["admin"],
         )
+        self._targets(users["admin"])
         self.categories = [
             ComplaintCategory.objects.create(name=name, root_cause=cause)
             for name, cause, _share in CATEGORIES
@@ -150,6 +175,26 @@ class Demo:
         service = self._service_survey(users["staff"])
         for step, period in enumerate(self.quarters):
             self._quarter(step, period, nps_surveys, service)
+
+    def _targets(self, admin: User) -> None:
+        this_year = self.quarters[-1].year
+        plans = [(this_year, "", row) for row in TARGETS_THIS_YEAR]
+        plans += [(this_year - 1, "", row) for row in TARGETS_LAST_YEAR]
+        plans += [(this_year, segment, (m, *rest)) for m, segment, *rest in SEGMENT_TARGETS]
+        for year, segment, (metric, baseline, target, stretch, benchmark) in plans:
+            target_set(
+                metric=metric,
+                year=year,
+                segment=segment,
+                values={
+                    "baseline": baseline,
+                    "target": target,
+                    "stretch": stretch,
+                    "benchmark": benchmark,
+                    **PLAN_WEIGHTS,
+                },
+                user=admin,
+            )
 
     def _service_survey(self, author: User) -> Survey:
         survey = Survey.objects.create(
@@ -206,9 +251,10 @@ class Demo:
             Channel.PHONE,
             Channel.API,
             Channel.EMBED,
+            Channel.IMPORT,
         ]
         responses: list[tuple[Response, int]] = []
-        for _index in range(rng.randint(180, 240)):
+        for _index in range(rng.randint(330, 380)):
             agent = rng.choice(self.agents)
             customer = rng.choice(self.customers)
             touchpoint = rng.choice(self.touchpoints)
@@ -223,7 +269,7 @@ class Demo:
                 quarter=quarter_label(occurred),
                 description="Ticket closed",
             )
-            if rng.random() < 0.05 - 0.015 * progress:
+            if rng.random() < 0.065 - 0.023 * progress:
                 self._complaint(interaction, progress)
             if rng.random() > 0.55:
                 continue  # no survey answered for this interaction
@@ -282,7 +328,8 @@ class Demo:
     def _answers(self, response: Response, survey: Survey, service: Survey, progress: float) -> int:
         rng = self.rng
         if survey != service:
-            promoter, detractor = 0.52 + 0.14 * progress, 0.12 - 0.05 * progress
+            # NPS climbs from about 29 to about 57 over the two years (the brief: 42 -> 58).
+            promoter, detractor = 0.44 + 0.20 * progress, 0.15 - 0.08 * progress
             roll = rng.random()
             if roll < promoter:
                 score = rng.choice([9, 10])
@@ -339,6 +386,8 @@ class Demo:
         rng = self.rng
         first = opened + timedelta(hours=rng.uniform(1, 40 - 25 * progress))
         resolved = first + timedelta(hours=rng.uniform(1, 60 - 30 * progress))
+        if kind == Case.Kind.COMPLAINT and rng.random() > 0.72 + 0.22 * progress:
+            resolved = self.now + timedelta(days=1)  # still unresolved
         case = Case.objects.create(
             kind=kind,
             opened_at=opened,
