@@ -70,7 +70,10 @@
     var type = "bar";
     if (kind === "line") {
       type = "line";
-      datasets = data.series.map(lineDataset);
+      // a target or benchmark line without any value (no target set) is left out
+      datasets = data.series.filter(function (item) {
+        return item.key === "actual" || item.values.some(function (value) { return value !== null; });
+      }).map(lineDataset);
     } else if (kind === "doughnut") {
       type = "doughnut";
       datasets = [{ data: data.series[0].values, backgroundColor: COLOURS.groups }];

@@ -127,6 +127,7 @@ def test_filters_are_kept_in_the_url_and_in_every_link(
         "actual": "Not available for these filters",
         "baseline": "—",
         "quarter_target": "—",
+        "annual_target": "—",
         "stretch": "—",
         "benchmark": "—",
         "gap": "—",
