@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.models import Team, User
+from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
 from feedback.models import Case
 from feedback.selectors import case_list_for
@@ -136,19 +136,27 @@ class TrendPoint:
 
 
 def trends_for(
-    quarters: list[Quarter], filters: Filters, metrics: list[str]
+    quarters: list[Quarter],
+    filters: Filters,
+    metrics: list[str],
+    figures_by_quarter: Mapping[str, Mapping[str, selectors.Figure]] | None = None,
 ) -> dict[str, list[TrendPoint]]:
-    """Each metric over the quarters, with the quarter targets and benchmark in force."""
-    labels = [quarter.label for quarter in quarters]
+    """Each metric over the quarters, with the quarter targets and benchmark in force.
+
+    One `metric_figures` read per quarter serves every metric (not one read per metric and
+    quarter); quarters already read can be passed in."""
+    known = dict(figures_by_quarter or {})
+    for quarter in quarters:
+        if quarter.label not in known:
+            known[quarter.label] = selectors.metric_figures(quarter.label, _or_none(filters))
     segment = filters.get("segment", "")
     in_force = {
         year: targets.targets_in_force(year, segment) for year in {q.year for q in quarters}
     }
     result = {}
     for metric in metrics:
-        figures = selectors.metric_trend(metric, labels, _or_none(filters))
         points = []
-        for quarter, figure in zip(quarters, figures, strict=True):
+        for quarter in quarters:
             target = in_force[quarter.year].get(metric)
             benchmark = (
                 float(target.benchmark)
@@ -156,10 +164,30 @@ def trends_for(
                 else None
             )
             points.append(
-                TrendPoint(quarter, figure, targets.quarter_target_of(target, quarter), benchmark)
+                TrendPoint(
+                    quarter,
+                    known[quarter.label].get(metric),
+                    targets.quarter_target_of(target, quarter),
+                    benchmark,
+                )
             )
         result[metric] = points
     return result
+
+
+@dataclass(frozen=True)
+class QuarterView:
+    rows: list[targets.TargetRow]
+    trends: dict[str, list[TrendPoint]]
+
+
+def quarter_view(quarter: Quarter, filters: Filters) -> QuarterView:
+    """The dashboard: every metric against its target, and the trends up to the quarter."""
+    figures = selectors.metric_figures(quarter.label, _or_none(filters))
+    rows = targets.target_rows(quarter, figures, filters.get("segment", ""))
+    available = [row.metric for row in rows if row.figure is not None]
+    trends = trends_for(trend_quarters(quarter), filters, available, {quarter.label: figures})
+    return QuarterView(rows, trends)
 
 
 # ---------------------------------------------------------------- analysis
@@ -292,8 +320,9 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
         "team": [(str(pk), name) for pk, name in Team.objects.values_list("pk", "name")],
         "agent": [
             (str(pk), username)
+            # staff members (who serve customers), never a scan of the responses
             for pk, username in User.objects.filter(
-                Q(served_responses__isnull=False) | Q(team__isnull=False)
+                Q(team__isnull=False) | Q(groups__name=Role.STAFF)
             )
             .distinct()
             .order_by("username")

@@ -80,12 +80,8 @@ def _targets(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterabl
 
 def _trends(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable[Row]]:
     headers = [_("Metric"), _("Quarter"), _("Actual"), "n", _("Quarter target"), _("Benchmark")]
-    quarters = dashboard.trend_quarters(quarter)
-    available = [
-        row.metric for row in dashboard.target_rows_for(quarter, filters) if row.figure is not None
-    ]
     rows = []
-    for metric, points in dashboard.trends_for(quarters, filters, available).items():
+    for metric, points in dashboard.quarter_view(quarter, filters).trends.items():
         label = str(selectors.METRICS[metric].label)
         for point in points:
             n = point.figure.n if point.figure is not None else None

@@ -28,6 +28,7 @@ from metrics import dashboard, exports, services, targets
 from metrics.dashboard import selectors
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
 from metrics.periods import Quarter
+from metrics.templatetags.dashboard_tags import chart_value
 from surveys.models import Dimension, Segment
 
 QUARTER_CHOICES_BACK = 12
@@ -94,18 +95,46 @@ def _common(
     }
 
 
+def _one_decimal(value: float) -> str:
+    """The `metric` template filter's text (one decimal, no grouping), without its
+    localisation machinery: both languages write 12.3 the same way."""
+    return f"{round(value, 1) + 0.0:.1f}"
+
+
+def _trend_rows(points: list[dashboard.TrendPoint], quarter: Quarter) -> list[dict[str, Any]]:
+    """A trend's table rows with their text and chart values made here: seventeen tables of
+    eight rows are most of the page, and template filters per cell cost more than the reads."""
+    no_data, none = _("No data"), "—"
+    rows = []
+    for point in points:
+        cells = []
+        values = ((point.actual, no_data), (point.target, none), (point.benchmark, none))
+        for value, empty in values:
+            cells.append((chart_value(value), _one_decimal(value) if value is not None else empty))
+        rows.append(
+            {
+                "label": point.quarter.label,
+                "is_current": point.quarter == quarter,
+                "cells": cells,
+                "n": point.figure.n if point.figure is not None else 0,
+            }
+        )
+    return rows
+
+
 @permission_required("metrics.view_dashboard", raise_exception=True)
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """The quarterly dashboard: every metric against baseline, targets and benchmark."""
     quarter, filters, errors = _query(request)
-    rows = dashboard.target_rows_for(quarter, filters)
-    available = [row.metric for row in rows if row.figure is not None]
-    quarters = dashboard.trend_quarters(quarter)
+    view = dashboard.quarter_view(quarter, filters)
     context = {
         **_common(quarter, filters, errors),
         "errors": errors,
-        "rows": rows,
-        "trends": dashboard.trends_for(quarters, filters, available),
+        "rows": view.rows,
+        "trends": [
+            (selectors.METRICS[metric], _trend_rows(points, quarter))
+            for metric, points in view.trends.items()
+        ],
         "specs": selectors.METRICS,
     }
     return render(request, "metrics/dashboard.html", context, status=400 if errors else 200)
