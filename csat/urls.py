@@ -9,7 +9,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.views import home
 from csat.views import healthz
 from feedback.apis import CaseActionApi, CaseListApi
-from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi, WeightProfileApi
+from metrics.apis import (
+    ComplaintCategoriesApi,
+    MetricDetailApi,
+    MetricListApi,
+    RepurchaseApi,
+    ScoreDistributionApi,
+    WeightProfileApi,
+)
 from surveys.apis import ResponseCreateApi, SurveyListApi
 
 api_urlpatterns = [
@@ -24,6 +31,12 @@ api_urlpatterns = [
     path("metrics/", MetricListApi.as_view(), name="metric-list"),
     path("weights/", WeightProfileApi.as_view(), name="weights"),
     path("metrics/repurchase/", RepurchaseApi.as_view(), name="repurchase"),
+    path("metrics/scores/", ScoreDistributionApi.as_view(), name="score-distribution"),
+    path(
+        "metrics/complaint-categories/",
+        ComplaintCategoriesApi.as_view(),
+        name="complaint-categories",
+    ),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -39,11 +39,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if quarter not in choices:
         choices.append(quarter)
     figures = selectors.metric_figures(quarter.label)
-    trend = []
-    step = quarter
-    for _index in range(QUARTERS_SHOWN):
-        trend.append((step.label, selectors.period_figure(step.label, "nps")))
-        step = step.previous()
+    labels = [quarter.label]
+    while len(labels) < QUARTERS_SHOWN:
+        labels.append(Quarter.parse(labels[-1]).previous().label)
+    trend = list(zip(labels, selectors.metric_trend("nps", labels), strict=True))
     rows = [(selectors.METRICS[key], figure) for key, figure in figures.items()]
     context = {
         "quarter": quarter,
@@ -52,8 +51,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "nps": figures["nps"],
         "rows": rows,
         "trend": list(reversed(trend)),
-        "by_channel": selectors.slice_figures(quarter.label, SliceKind.CHANNEL, "nps"),
-        "by_survey": selectors.slice_figures(quarter.label, SliceKind.SURVEY, "nps"),
+        "by_channel": [
+            (label, figure)
+            for _value, label, figure in selectors.slice_figures(
+                quarter.label, SliceKind.CHANNEL, "nps"
+            )
+        ],
+        "by_survey": [
+            (label, figure)
+            for _value, label, figure in selectors.slice_figures(
+                quarter.label, SliceKind.SURVEY, "nps"
+            )
+        ],
         "dimensions": selectors.dimension_figures(quarter.label),
     }
     return render(request, "metrics/dashboard.html", context, status=400 if bad_label else 200)
