@@ -1318,16 +1318,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 def code_version() -> str:
     """The commit checked out and a hash of the application's Python files as they are now:
     another engineer may be changing them while the benchmark runs."""
-    head = (ROOT / ".git" / "HEAD").read_text().strip()
-    if head.startswith("ref: "):
-        ref = ROOT / ".git" / head[5:]
-        packed = ROOT / ".git" / "packed-refs"
-        if ref.exists():
-            head = ref.read_text().strip()
-        elif packed.exists():
-            found = [line.split()[0] for line in packed.read_text().splitlines()
-                     if line.endswith(" " + head[5:])]  # fmt: skip
-            head = found[0] if found else head
+    # `git rev-parse` also works in a worktree, where .git is a file naming the real one.
+    found = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    head = found.stdout.strip() or "unknown"
     digest = hashlib.sha256()
     for path in sorted(ROOT.glob("[acfms]*/**/*.py")):
         if ".venv" not in path.parts and "bench" not in path.parts:

@@ -10,7 +10,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.views import home
 from csat.views import healthz
 from feedback.apis import CaseActionApi, CaseListApi
-from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi, WeightProfileApi
+from metrics.apis import (
+    ComplaintCategoriesApi,
+    MetricDetailApi,
+    MetricListApi,
+    RepurchaseApi,
+    ScoreDistributionApi,
+    WeightProfileApi,
+)
 from metrics.target_apis import TargetDetailApi, TargetListApi, TargetStatusApi
 from surveys.apis import ResponseCreateApi, SurveyListApi
 
@@ -29,6 +36,12 @@ api_urlpatterns = [
     path("targets/", TargetListApi.as_view(), name="target-list"),
     path("targets/status/", TargetStatusApi.as_view(), name="target-status"),
     path("targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
+    path("metrics/scores/", ScoreDistributionApi.as_view(), name="score-distribution"),
+    path(
+        "metrics/complaint-categories/",
+        ComplaintCategoriesApi.as_view(),
+        name="complaint-categories",
+    ),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -19,19 +19,11 @@ from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
 from feedback.models import Case
 from feedback.selectors import case_list_for
-from metrics import filters_compat, target_formulas, targets
-from metrics import selectors as engine_selectors
+from metrics import selectors, target_formulas, targets
 from metrics.periods import Quarter
 from surveys.models import Channel, Dimension, Response, Segment, Survey, Touchpoint
 
-# TEMPORARY until the engine's filter API is merged (issue 4): then `selectors` is the engine's.
-selectors: Any = (
-    engine_selectors if hasattr(engine_selectors, "filters_validate") else filters_compat
-)
-selectors.METRICS = engine_selectors.METRICS
-selectors.Figure = engine_selectors.Figure
-
-FILTER_KINDS: tuple[str, ...] = ("survey", "channel", "touchpoint", "segment", "team", "agent")
+FILTER_KINDS: tuple[str, ...] = selectors.FILTER_KINDS
 TREND_QUARTERS = 8
 Filters = dict[str, str]
 
@@ -46,9 +38,7 @@ ANSWER_KINDS: dict[str, Q] = {
     "composite": Q(question__dimension__isnull=False) | Q(grid_row__dimension__isnull=False),
 }
 COMPLAINT_METRICS = frozenset({"complaint_resolution", "nonrepeat_resolution", "complaint_rate"})
-CASE_METRICS = frozenset(
-    key for key, spec in engine_selectors.METRICS.items() if spec.family == "cases"
-)
+CASE_METRICS = frozenset(key for key, spec in selectors.METRICS.items() if spec.family == "cases")
 
 
 # ---------------------------------------------------------------- query

@@ -21,8 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 
-from metrics import dashboard
-from metrics.dashboard import selectors
+from metrics import dashboard, selectors
 from metrics.periods import Quarter, reporting_zone
 from surveys.models import Answer
 

@@ -111,6 +111,7 @@ class PeriodRollup(models.Model):
         CASES = "cases", _("Cases")
         REACH = "reach", _("Response rate and coverage")
         REPURCHASE = "repurchase", _("Repurchase")
+        CATEGORIES = "categories", _("Complaint categories")
 
     period = models.CharField(max_length=6, help_text="2025Q1 or 2025")
     family = models.CharField(max_length=16, choices=Family.choices)
@@ -128,6 +129,150 @@ class PeriodRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.family} {self.slice_kind}={self.slice_value}"
+
+
+class CellAttributes(models.Model):
+    """The attributes every finest cell is keyed by (metrics.md, "Slices").
+
+    Ids are plain integers with 0 for "none" and codes are "" for none, so that a unique key
+    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
+    of cells: reading never goes back to the responses.
+    """
+
+    quarter = models.CharField(max_length=6)
+    survey_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=8, default="")
+    touchpoint_id = models.IntegerField(default=0)
+    segment = models.CharField(max_length=16, default="")
+    team_id = models.IntegerField(default=0)
+    agent_id = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+CELL_FIELDS = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id")
+
+
+class ScoreComponents(models.Model):
+    """How many counted answers gave one score of a scored kind and scale, and, for NPS and
+    CSAT answers of identified customers, their repurchase state as of the last recompute
+    (window still open; closed; closed with a purchase in the window)."""
+
+    kind = models.CharField(max_length=12, help_text="nps, csat, ces or rating (a grid row)")
+    scale_lo = models.SmallIntegerField()
+    scale_hi = models.SmallIntegerField()
+    score = models.SmallIntegerField()
+    answers = models.BigIntegerField(default=0)
+    repurchase_open = models.BigIntegerField(default=0)
+    repurchase_closed = models.BigIntegerField(default=0)
+    repurchase_bought = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ScoreCell(CellAttributes, ScoreComponents):
+    """Score distribution and repurchase by score at the finest grain."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[*CELL_FIELDS, "kind", "scale_lo", "scale_hi", "score"],
+                name="score_cell_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.kind} {self.score}: {self.answers}"
+
+
+class ScoreSlice(ScoreComponents):
+    """A one-attribute projection of the score cells (all, or one survey, channel, ...)."""
+
+    quarter = models.CharField(max_length=6)
+    slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
+    slice_value = models.CharField(max_length=32, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "quarter",
+                    "slice_kind",
+                    "slice_value",
+                    "kind",
+                    "scale_lo",
+                    "scale_hi",
+                    "score",
+                ],
+                name="score_slice_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.kind} {self.score}"
+
+
+class RespondentQuarter(models.Model):
+    """Identified customers with a counted response in a quarter (coverage's numerator),
+    kept with the answer rollups: `responses` counts them, so test/spam marking can take one
+    away."""
+
+    quarter = models.CharField(max_length=6)
+    customer_id = models.IntegerField()
+    responses = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["quarter", "customer_id"], name="respondent_key")
+        ]
+        indexes = [models.Index(fields=["customer_id", "quarter"], name="respondent_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} customer {self.customer_id}: {self.responses}"
+
+
+class CaseCell(CellAttributes):
+    """Additive case components of the cases opened in a quarter, per cell (no survey: 0),
+    as of `as_of`; recomputed per quarter because deadlines pass and windows close."""
+
+    cases = models.BigIntegerField(default=0)
+    complaints = models.BigIntegerField(default=0)
+    complaints_resolved = models.BigIntegerField(default=0)
+    complaints_nonrepeat = models.BigIntegerField(default=0)
+    complaints_window_open = models.BigIntegerField(default=0)
+    resolved = models.BigIntegerField(default=0)
+    resolved_one_contact = models.BigIntegerField(default=0)
+    fr_met = models.BigIntegerField(default=0)
+    fr_decided = models.BigIntegerField(default=0)
+    res_met = models.BigIntegerField(default=0)
+    res_decided = models.BigIntegerField(default=0)
+    linked_to_action = models.BigIntegerField(default=0)
+    first_response_count = models.BigIntegerField(default=0)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="case_cell_key")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} cases: {self.cases}"
+
+
+class ReachCell(CellAttributes):
+    """Invitations delivered and answered (by send quarter) and interactions, per cell;
+    interactions have no survey nor channel (0 and "")."""
+
+    delivered = models.BigIntegerField(default=0)
+    delivered_answered = models.BigIntegerField(default=0)
+    interactions = models.BigIntegerField(default=0)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="reach_cell_key")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} reach: {self.delivered}/{self.interactions}"
 
 
 class DirtyPeriod(models.Model):

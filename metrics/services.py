@@ -55,10 +55,10 @@ def metrics_apply_response(response_id: int) -> None:
     row = Response.objects.filter(pk=response_id).values("quarter", "invitation__quarter").first()
     if row is None:
         return
-    # A reply also counts toward its invitation's send quarter, which can be an earlier one.
-    metrics_mark_dirty(
-        [row["quarter"], row["invitation__quarter"] or ""], [Family.REACH, Family.REPURCHASE]
-    )
+    # Coverage and the response rate count respondents per period; a reply also counts
+    # toward its invitation's send quarter, which can be an earlier one. The repurchase state
+    # of the new answers is in the answer rollups already (their window is open).
+    metrics_mark_dirty([row["quarter"], row["invitation__quarter"] or ""], [Family.REACH])
 
 
 def metrics_apply_case(case_id: int) -> None:
@@ -170,7 +170,7 @@ def metrics_refresh_open_periods(now: datetime | None = None) -> None:
         if quarter.label not in frozen:
             labels.append(quarter.label)
         quarter = quarter.next()
-    metrics_mark_dirty(labels, Family.values)
+    metrics_mark_dirty(labels, [Family.CASES, Family.REACH, Family.REPURCHASE])
 
 
 # ---------------------------------------------------------------- full recompute
@@ -250,13 +250,15 @@ def metrics_rebuild(
     """Recompute every rollup of the given quarters (None: all) from the source rows."""
     as_of = as_of or timezone.now()
     scope = list(quarters) if quarters is not None else _event_quarters()
+    # The answer rebuild also sets the repurchase state of every answer as of `as_of`.
+    stored = [Family.CASES, Family.REACH]
     if job is not None:
-        RecomputeJob.objects.filter(pk=job.pk).update(steps_total=1 + len(Family.values))
-    answers.answers_rebuild(quarters, include_frozen=include_frozen)
+        RecomputeJob.objects.filter(pk=job.pk).update(steps_total=1 + len(stored))
+    answers.answers_rebuild(quarters, include_frozen=include_frozen, as_of=as_of)
     if job is not None:
         RecomputeJob.objects.filter(pk=job.pk).update(steps_done=1)
     skip = set() if include_frozen else _frozen_periods()
-    for step, family in enumerate(Family.values, start=2):
+    for step, family in enumerate(stored, start=2):
         if scope:
             families.family_store(family, scope, as_of, skip=skip)
         if job is not None:

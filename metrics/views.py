@@ -24,8 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
-from metrics import dashboard, exports, services, targets
-from metrics.dashboard import selectors
+from metrics import dashboard, exports, selectors, services, targets
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
 from metrics.periods import Quarter
 from metrics.templatetags.dashboard_tags import chart_value

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0002_answercell_answerslice_dirtyperiod_frozenquarter_and_more'),
+        ('metrics', '0003_rollup_cells_for_filter_combinations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
