@@ -19,6 +19,8 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -100,25 +102,31 @@ def _one_decimal(value: float) -> str:
     return f"{round(value, 1) + 0.0:.1f}"
 
 
-def _trend_rows(points: list[dashboard.TrendPoint], quarter: Quarter) -> list[dict[str, Any]]:
-    """A trend's table rows with their text and chart values made here: seventeen tables of
-    eight rows are most of the page, and template filters per cell cost more than the reads."""
+def _trend_rows(points: list[dashboard.TrendPoint], quarter: Quarter) -> SafeString:
+    """A trend table's rows, made here with format_html (every value escaped): seventeen
+    tables of eight rows are most of the page, and template nodes per cell cost more than
+    reading the figures."""
     no_data, none = _("No data"), "—"
     rows = []
     for point in points:
-        cells = []
-        values = ((point.actual, no_data), (point.target, none), (point.benchmark, none))
-        for value, empty in values:
-            cells.append((chart_value(value), _one_decimal(value) if value is not None else empty))
+        cells = [
+            (chart_value(value), _one_decimal(value) if value is not None else empty)
+            for value, empty in (
+                (point.actual, no_data),
+                (point.target, none),
+                (point.benchmark, none),
+            )
+        ]
         rows.append(
-            {
-                "label": point.quarter.label,
-                "is_current": point.quarter == quarter,
-                "cells": cells,
-                "n": point.figure.n if point.figure is not None else 0,
-            }
+            format_html(
+                '<tr{}><th scope="row">{}</th>{}<td class="num">{}</td></tr>',
+                mark_safe(' class="current"') if point.quarter == quarter else "",
+                point.quarter.label,
+                format_html_join("", '<td class="num" data-value="{}">{}</td>', cells),
+                point.figure.n if point.figure is not None else 0,
+            )
         )
-    return rows
+    return mark_safe("".join(rows))
 
 
 @permission_required("metrics.view_dashboard", raise_exception=True)

@@ -14,7 +14,7 @@ from django.urls import path
 
 from accounts.models import User
 from csat import urls as csat_urls
-from metrics import dashboard
+from metrics import dashboard, selectors
 from metrics.periods import Quarter
 from tests.metrics import dashboard_fixtures
 from tests.metrics.dashboard_fixtures import DashboardData
@@ -237,3 +237,21 @@ def test_a_view_that_sets_its_own_policy_keeps_it(
     # when it answers / then the global policy does not replace it
     response = client.get("/own-policy/")
     assert response["Content-Security-Policy"] == "frame-ancestors https://shop.example"
+
+
+def test_trend_tables_show_the_engine_metric_trend_for_every_quarter(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given the trend charts' tables on a filtered dashboard
+    page = manager_client.get("/dashboard/?period=2026Q3&channel=email").content.decode()
+    labels = [quarter.label for quarter in dashboard.trend_quarters(Quarter(2026, 3))]
+    for metric in ["nps", "response_rate", "complaint_resolution"]:
+        table = re.search(rf'data-canvas="trend-{metric}">(.*?)</table>', page, re.S)
+        assert table is not None, metric
+        values = re.findall(r'<td class="num" data-value="([^"]*)">', table.group(1))[::3]
+        # then each quarter's value is the engine's metric_trend for the same filters
+        expected = selectors.metric_trend(metric, labels, {"channel": "email"})
+        assert values == [
+            repr(figure.value) if figure is not None and figure.value is not None else ""
+            for figure in expected
+        ], metric
