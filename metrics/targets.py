@@ -198,6 +198,10 @@ class TargetPlan:
     quarter_targets: list[float | None]
     typed: list[bool]
 
+    @property
+    def quarters(self) -> list[tuple[float | None, bool]]:
+        return list(zip(self.quarter_targets, self.typed, strict=True))
+
 
 def target_plan(target: Target) -> TargetPlan:
     """The four quarter targets of a target."""

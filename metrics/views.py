@@ -268,6 +268,7 @@ def targets_page(request: HttpRequest) -> HttpResponse:
         "plans": plans,
         "specs": selectors.METRICS,
         "segments": Segment.choices,
+        "segment_labels": dict(Segment.choices),
         "errors": errors,
         "message": message,
         "values": values,

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
+from django.utils import translation
 
 from accounts.models import User
 from csat import urls as csat_urls
@@ -255,3 +256,36 @@ def test_trend_tables_show_the_engine_metric_trend_for_every_quarter(
             repr(figure.value) if figure is not None and figure.value is not None else ""
             for figure in expected
         ], metric
+
+
+def test_a_target_change_shows_at_once_without_a_recompute(
+    data: DashboardData, manager_client: Client, admin_client_: Client
+) -> None:
+    # given 2026Q2 NPS 33.3 against the Q2 target 49.11 (missed)
+    assert (
+        _cells(manager_client.get("/dashboard/?period=2026Q2").content.decode(), "nps")["status"]
+        == "missed"
+    )
+    # when an admin lowers the plan to 30 -> 40 (no rollup is touched)
+    body = {"metric": "nps", "year": 2026, "baseline": 30, "target": 40, "benchmark": 65}
+    assert (
+        admin_client_.post("/api/v1/targets/", body, content_type="application/json").status_code
+        == 201
+    )
+    # then the next read sets the same actual against Q2's new target 30 + 10 * 8/18 = 34.4
+    cells = _cells(manager_client.get("/dashboard/?period=2026Q2").content.decode(), "nps")
+    assert (cells["actual"], cells["quarter_target"], cells["status"]) == (
+        "33.3 low n",
+        "34.4",
+        "missed",
+    )
+    assert cells["baseline"] == "30.0"
+
+
+def test_dashboard_speaks_simplified_chinese(data: DashboardData, manager_client: Client) -> None:
+    try:
+        response = manager_client.get("/dashboard/?period=2026Q2", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    finally:
+        translation.activate("en")  # the middleware leaves the thread's language set
+    assert response.status_code == 200
+    assert '<html lang="zh-hans">' in response.content.decode()
