@@ -53,7 +53,9 @@ def query_parse(params: Mapping[str, Any]) -> tuple[Quarter, Filters]:
         try:
             quarter = Quarter.parse(label)
         except ValueError:
-            errors["period"] = [_("Give a quarter such as 2026Q1.")]
+            errors["period"] = [
+                _("“%(label)s” is not a quarter such as 2025Q1.") % {"label": label[:20]}
+            ]
     raw = {kind: str(params.get(kind) or "").strip() for kind in FILTER_KINDS}
     raw = {kind: value for kind, value in raw.items() if value}
     filters: Filters = {}

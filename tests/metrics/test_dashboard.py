@@ -136,10 +136,11 @@ def test_bad_filters_are_named_with_a_400(data: DashboardData, manager_client: C
     response = manager_client.get("/dashboard/?period=2026Q9&channel=pigeon")
     assert response.status_code == 400
     page = response.content.decode()
-    assert "Give a quarter such as 2026Q1." in page
+    assert "“2026Q9” is not a quarter such as 2025Q1." in page
+    assert "Unknown channel pigeon; use one of:" in page
     api = manager_client.get("/api/v1/targets/status/?period=2026Q9")
     assert api.status_code == 400
-    assert api.json()["error"]["fields"]["period"] == ["Give a quarter such as 2026Q1."]
+    assert api.json()["error"]["fields"]["period"] == ["“2026Q9” is not a quarter such as 2025Q1."]
 
 
 def test_drill_down_lists_the_responses_behind_the_figure(

@@ -117,5 +117,7 @@ def test_export_with_a_bad_filter_is_refused_with_the_field_named(
 ) -> None:
     response = manager_client.get("/dashboard/export/targets.csv?period=soon")
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"period": ["Give a quarter such as 2026Q1."]}
+    assert response.json()["error"]["fields"] == {
+        "period": ["“soon” is not a quarter such as 2025Q1."]
+    }
     assert manager_client.get("/dashboard/export/nothing.csv").status_code == 404
