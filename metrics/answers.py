@@ -1,19 +1,24 @@
-"""The answer rollups: cells and slices of additive components, kept in step with responses.
+"""The answer rollups, kept in step with responses.
 
-Three rollups come from the answers of counted responses, all at the finest grain (quarter x
-survey x channel x touchpoint x segment x team x agent) with one-attribute slices beside:
-measure components (AnswerCell/AnswerSlice: NPS, CSAT, CES, FCR, dimensions), the score
-distribution with the repurchase state of each answer (ScoreCell/ScoreSlice), and the
-customers who responded in each quarter (RespondentQuarter, for coverage).
+AnswerCell counts the counted answers per finest cell (quarter x survey x channel x
+touchpoint x segment x team x agent), question, grid row and score, with the repurchase state
+of those from identified customers; AnswerSlice holds their one-attribute projections (what a
+dashboard reads); RespondentQuarter the identified customers with a counted response per
+quarter (coverage). What a question's answers mean (NPS, CSAT, a dimension...) is applied when
+read (metrics/measures.py).
+
+The repurchase state is as of the moment on the `repurchase` RollupClock: open while the
+response's window is still open then, closed afterwards, bought when the customer's first
+purchase in the window (Response.next_purchase_at) is known by then. `answers_close_windows`
+moves the clock forward and the answers whose window closed in between.
 
 Incremental path (`answers_apply_response`): a compare-and-swap on `Response.in_rollup`
 decides whether the response's contribution must be added (or, once marked test/spam,
 taken away); only the worker that flips the flag writes, so applying twice changes nothing.
+On PostgreSQL it is a single statement: one round trip.
 Full path (`answers_rebuild`): brings every flag in line with the counting rule, then groups
-the answers once into a staging table at (cell, question, grid row, score, repurchase state)
-and derives every rollup from it. Both paths derive the rollups with the same SQL
-(`cells_sql`, `scores_sql`, `slices_sql`) from the same staging select, so they give the same
-numbers.
+the answers once into the cells and projects the cells into the slices. Both paths group with
+the same select (STAGE_SQL), so they give the same numbers.
 """
 
 from __future__ import annotations
@@ -27,23 +32,21 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from metrics import formulas
-from metrics.models import CELL_FIELDS, FrozenQuarter, SliceKind
-from surveys.models import Question, Response
+from metrics.models import CELL_FIELDS, FrozenQuarter, RollupClock, SliceKind
+from surveys.models import Response
 
 # Both paths hold this lock: incremental updates share it, a rebuild takes it alone.
 ROLLUP_LOCK = 0x63736174  # "csat"
+REPURCHASE_CLOCK = "repurchase"
 
-CELL_KEY = (*CELL_FIELDS, "measure", "scale_lo", "scale_hi")
-SLICE_KEY = ("quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi")
-COMPONENTS = ("n", "total", "total_sq", "count_a", "count_b")
-SCORE_MEASURE = ("kind", "scale_lo", "scale_hi", "score")
-SCORE_COMPONENTS = ("answers", "repurchase_open", "repurchase_closed", "repurchase_bought")
-REPURCHASE_COMPONENTS = SCORE_COMPONENTS[1:]
-REPURCHASE_KINDS = ("nps", "csat")
+SCORE_KEY = ("question_id", "grid_row_id", "score")
+CELL_KEY = (*CELL_FIELDS, *SCORE_KEY)
+SLICE_KEY = ("quarter", "slice_kind", "slice_value", *SCORE_KEY)
+COMPONENTS = ("answers", "repurchase_open", "repurchase_closed", "repurchase_bought")
+REPURCHASE_COMPONENTS = COMPONENTS[1:]
 
 # Which cell attribute each slice kind projects, and the value that means "none".
-SLICE_SOURCES: dict[str, tuple[str, object]] = {
+SLICE_SOURCES: dict[str, tuple[str, int | str]] = {
     SliceKind.SURVEY: ("survey_id", 0),
     SliceKind.CHANNEL: ("channel", ""),
     SliceKind.TOUCHPOINT: ("touchpoint_id", 0),
@@ -52,125 +55,37 @@ SLICE_SOURCES: dict[str, tuple[str, object]] = {
     SliceKind.AGENT: ("agent_id", 0),
 }
 
-# Repurchase state of an answer (metrics.md, "Repurchase rate by score"): 0 anonymous (left
-# out), 1 window still open, 2 closed without a purchase in it, 3 closed with one.
+# The repurchase state needs two moments: {closed_by} (the clock minus the window: a response
+# submitted by then has its window closed) and {as_of} (the clock). Anonymous answers have
+# none. Every identified answer gets one; only NPS and CSAT tables read it.
 STAGE_SQL = """
 SELECT r.quarter AS quarter, r.survey_id AS survey_id, r.channel AS channel,
        COALESCE(r.touchpoint_id, 0) AS touchpoint_id, r.segment AS segment,
        COALESCE(r.team_id, 0) AS team_id, COALESCE(r.agent_id, 0) AS agent_id,
        a.question_id AS question_id, COALESCE(a.grid_row_id, 0) AS grid_row_id,
-       a.number AS score, {state} AS rstate, COUNT(*) AS answers
+       a.number AS score, COUNT(*) * {sign} AS answers,
+       SUM(CASE WHEN r.customer_id IS NOT NULL AND r.submitted_at > {closed_by}
+           THEN 1 ELSE 0 END) * {sign} AS repurchase_open,
+       SUM(CASE WHEN r.customer_id IS NOT NULL AND r.submitted_at <= {closed_by}
+           THEN 1 ELSE 0 END) * {sign} AS repurchase_closed,
+       SUM(CASE WHEN r.customer_id IS NOT NULL AND r.submitted_at <= {closed_by}
+                 AND r.next_purchase_at IS NOT NULL AND r.next_purchase_at <= {as_of}
+           THEN 1 ELSE 0 END) * {sign} AS repurchase_bought
 FROM surveys_answer a
 JOIN surveys_response r ON r.id = a.response_id
 WHERE a.number IS NOT NULL AND {where}
 GROUP BY r.quarter, r.survey_id, r.channel, COALESCE(r.touchpoint_id, 0), r.segment,
          COALESCE(r.team_id, 0), COALESCE(r.agent_id, 0), a.question_id,
-         COALESCE(a.grid_row_id, 0), a.number, {state}
+         COALESCE(a.grid_row_id, 0), a.number
 """
-STATE_SQL = (
-    "CASE WHEN r.customer_id IS NULL THEN 0 WHEN r.submitted_at > %(open_after)s THEN 1 "
-    "WHEN r.next_purchase_at IS NOT NULL AND r.next_purchase_at <= %(as_of)s THEN 3 ELSE 2 END"
-)
 
 
-def _scale_sql(bound: str) -> str:
-    """The question's scale bound with the kind's default (Question.DEFAULT_SCALES)."""
-    index = 0 if bound == "min" else 1
-    whens = " ".join(
-        f"WHEN '{kind}' THEN {scale[index]}" for kind, scale in Question.DEFAULT_SCALES.items()
-    )
-    return f"COALESCE(q.scale_{bound}, CASE q.kind {whens} END)"
-
-
-def measure_map_sql() -> str:
-    """One row per (question, grid row) and measure it feeds, with its scale and the score
-    ranges counted in count_a and count_b: the thresholds of metrics/formulas.py written as
-    SQL over lo and hi (csat_top_two_threshold is hi - 1, csat_bottom_two_threshold lo + 1;
-    tests/metrics/test_rollup_sql.py checks them against the functions). A yes/no answer
-    never feeds a dimension."""
-    lo, hi = _scale_sql("min"), _scale_sql("max")
-    a_lo = (
-        f"CASE q.kind WHEN 'nps' THEN {formulas.NPS_PROMOTER_MIN} WHEN 'csat' THEN {hi} - 1 "
-        f"ELSE {formulas.CES_EASY_MIN} END"
-    )
-    b_lo = f"CASE q.kind WHEN 'ces' THEN 0 ELSE {lo} END"
-    b_hi = (
-        f"CASE q.kind WHEN 'nps' THEN {formulas.NPS_DETRACTOR_MAX} WHEN 'csat' THEN {lo} + 1 "
-        "ELSE -1 END"
-    )
-    scored = "q.kind IN ('nps', 'csat', 'ces')"
-    return (
-        "SELECT q.id AS question_id, 0 AS grid_row_id, q.kind AS measure, "
-        f"{lo} AS lo, {hi} AS hi, {a_lo} AS a_lo, {hi} AS a_hi, {b_lo} AS b_lo, {b_hi} AS b_hi "
-        f"FROM surveys_question q WHERE {scored} "
-        "UNION ALL "
-        f"SELECT q.id, 0, 'dim:' || CAST(q.dimension_id AS TEXT), {lo}, {hi}, 0, -1, 0, -1 "
-        f"FROM surveys_question q WHERE {scored} AND q.dimension_id IS NOT NULL "
-        "UNION ALL "
-        "SELECT q.id, 0, 'fcr', 0, 1, 1, 1, 0, -1 FROM surveys_question q "
-        "WHERE q.kind = 'yes_no' AND q.role = 'fcr' "
-        "UNION ALL "
-        f"SELECT g.question_id, g.id, 'dim:' || CAST(g.dimension_id AS TEXT), {lo}, {hi}, "
-        "0, -1, 0, -1 FROM surveys_gridrow g JOIN surveys_question q ON q.id = g.question_id "
-        "WHERE q.kind = 'rating_grid' AND g.dimension_id IS NOT NULL"
-    )
-
-
-def score_map_sql() -> str:
-    """One row per scored (question, grid row): the kind and scale its scores are counted in."""
-    lo, hi = _scale_sql("min"), _scale_sql("max")
-    return (
-        f"SELECT q.id AS question_id, 0 AS grid_row_id, q.kind AS kind, {lo} AS lo, {hi} AS hi "
-        "FROM surveys_question q WHERE q.kind IN ('nps', 'csat', 'ces') "
-        f"UNION ALL SELECT g.question_id, g.id, 'rating', {lo}, {hi} "
-        "FROM surveys_gridrow g JOIN surveys_question q ON q.id = g.question_id "
-        "WHERE q.kind = 'rating_grid'"
-    )
+def window() -> timedelta:
+    return timedelta(hours=settings.METRICS_REPURCHASE_WINDOW_HOURS)
 
 
 def _columns(alias: str, names: Sequence[str]) -> str:
     return ", ".join(f"{alias}.{name}" for name in names)
-
-
-def cells_sql(stage: str, sign: str = "1") -> str:
-    """AnswerCell rows, columns named as the table's (CELL_KEY + COMPONENTS), from a staging
-    relation (a table or a parenthesised select with STAGE_SQL's columns)."""
-    cells = _columns("s", CELL_FIELDS)
-    return (
-        f"SELECT {cells}, m.measure AS measure, m.lo AS scale_lo, m.hi AS scale_hi, "
-        f"SUM(s.answers) * {sign} AS n, SUM(s.answers * s.score) * {sign} AS total, "
-        f"SUM(s.answers * s.score * s.score) * {sign} AS total_sq, "
-        f"SUM(CASE WHEN s.score BETWEEN m.a_lo AND m.a_hi THEN s.answers ELSE 0 END) * {sign} "
-        "AS count_a, "
-        f"SUM(CASE WHEN s.score BETWEEN m.b_lo AND m.b_hi THEN s.answers ELSE 0 END) * {sign} "
-        "AS count_b "
-        f"FROM {stage} s JOIN ({measure_map_sql()}) m "
-        "ON m.question_id = s.question_id AND m.grid_row_id = s.grid_row_id "
-        f"GROUP BY {cells}, m.measure, m.lo, m.hi"
-    )
-
-
-def scores_sql(stage: str, sign: str = "1", *, repurchase_only: bool = False) -> str:
-    """ScoreCell rows (CELL_FIELDS + SCORE_MEASURE + SCORE_COMPONENTS) from a staging relation."""
-    cells = _columns("s", CELL_FIELDS)
-    kinds = ", ".join(f"'{kind}'" for kind in REPURCHASE_KINDS)
-
-    def state(condition: str, name: str) -> str:
-        return (
-            f"SUM(CASE WHEN k.kind IN ({kinds}) AND {condition} THEN s.answers ELSE 0 END) "
-            f"* {sign} AS {name}"
-        )
-
-    only = f" WHERE k.kind IN ({kinds})" if repurchase_only else ""
-    return (
-        f"SELECT {cells}, k.kind AS kind, k.lo AS scale_lo, k.hi AS scale_hi, s.score AS score, "
-        f"SUM(s.answers) * {sign} AS answers, {state('s.rstate = 1', 'repurchase_open')}, "
-        f"{state('s.rstate >= 2', 'repurchase_closed')}, "
-        f"{state('s.rstate = 3', 'repurchase_bought')} "
-        f"FROM {stage} s JOIN ({score_map_sql()}) k "
-        f"ON k.question_id = s.question_id AND k.grid_row_id = s.grid_row_id{only} "
-        f"GROUP BY {cells}, k.kind, k.lo, k.hi, s.score"
-    )
 
 
 KINDS_SQL = " UNION ALL ".join(
@@ -178,18 +93,23 @@ KINDS_SQL = " UNION ALL ".join(
 )
 
 
-def slices_sql(cells: str, measure: Sequence[str], components: Sequence[str]) -> str:
-    """Slice rows (quarter, slice kind, slice value, measure..., components...) projected from
-    a cell relation: every cell adds to "all" and to each attribute it has."""
+def _value_sql(alias: str) -> str:
     value = "CASE k.slice_kind WHEN 'all' THEN ''"
+    for kind, (field, none) in SLICE_SOURCES.items():
+        text = f"CAST({alias}.{field} AS TEXT)" if isinstance(none, int) else f"{alias}.{field}"
+        value += f" WHEN '{kind}' THEN {text}"
+    return value + " END"
+
+
+def slices_sql(cells: str) -> str:
+    """Slice rows (SLICE_KEY + COMPONENTS) projected from a cell relation: every cell adds to
+    "all" and to each attribute it has (records without it are left out of that slice)."""
     member = ["k.slice_kind = 'all'"]
     for kind, (field, none) in SLICE_SOURCES.items():
-        text = f"CAST(c.{field} AS TEXT)" if isinstance(none, int) else f"c.{field}"
-        value += f" WHEN '{kind}' THEN {text}"
         member.append(f"(k.slice_kind = '{kind}' AND c.{field} <> {none!r})")
-    value += " END"
-    keys = _columns("c", measure)
-    sums = ", ".join(f"SUM(c.{name}) AS {name}" for name in components)
+    keys = _columns("c", SCORE_KEY)
+    sums = ", ".join(f"SUM(c.{name}) AS {name}" for name in COMPONENTS)
+    value = _value_sql("c")
     return (
         f"SELECT c.quarter AS quarter, k.slice_kind AS slice_kind, {value} AS slice_value, "
         f"{keys}, {sums} FROM {cells} c CROSS JOIN ({KINDS_SQL}) k "
@@ -197,49 +117,37 @@ def slices_sql(cells: str, measure: Sequence[str], components: Sequence[str]) ->
     )
 
 
-def _upsert(
-    table: str,
-    key: Sequence[str],
-    components: Sequence[str],
-    select: str,
-    *,
-    replace: Sequence[str] = (),
-) -> str:
-    """Insert the selected rows, adding their components to existing rows (or, for the
-    components named in `replace`, replacing only those)."""
-    columns = ", ".join((*key, *components))
-    updates = ", ".join(
-        f"{name} = EXCLUDED.{name}" if replace else f"{name} = {table}.{name} + EXCLUDED.{name}"
-        for name in (replace or components)
+def grouping_slices_sql(cells: str) -> str:
+    """The same rows as slices_sql with one grouped scan (PostgreSQL's GROUPING SETS)."""
+    sets = ["(quarter, question_id, grid_row_id, score)"]
+    kind = "CASE"
+    value = "CASE"
+    member = []
+    for name, (field, none) in SLICE_SOURCES.items():
+        sets.append(f"(quarter, {field}, question_id, grid_row_id, score)")
+        kind += f" WHEN GROUPING({field}) = 0 THEN '{name}'"
+        text = f"CAST({field} AS TEXT)" if isinstance(none, int) else field
+        value += f" WHEN GROUPING({field}) = 0 THEN {text}"
+        member.append(f"(GROUPING({field}) = 1 OR {field} <> {none!r})")
+    sums = ", ".join(f"SUM({name}) AS {name}" for name in COMPONENTS)
+    return (
+        f"SELECT quarter AS quarter, {kind} ELSE 'all' END AS slice_kind, "
+        f"{value} ELSE '' END AS slice_value, question_id, grid_row_id, score, {sums} "
+        f"FROM {cells} c "
+        f"GROUP BY GROUPING SETS ({', '.join(sets)}) HAVING {' AND '.join(member)}"
     )
-    # Sorted, so two workers touching the same rows lock them in the same order; SQLite needs
-    # a WHERE in an INSERT ... SELECT that has an ON CONFLICT clause.
+
+
+def _upsert(table: str, key: Sequence[str], select: str, *, add: Sequence[str]) -> str:
+    """Insert the selected rows (key + COMPONENTS), adding the `add` components to rows that
+    exist. Rows are sorted, so two workers touching the same rows lock them in the same
+    order; SQLite needs a WHERE in an INSERT ... SELECT that has an ON CONFLICT clause."""
+    columns = ", ".join((*key, *COMPONENTS))
+    updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in add)
     return (
         f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({select}) x WHERE 1 = 1 "
         f"ORDER BY {', '.join(key)} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
-
-
-def _insert(table: str, columns: Sequence[str], select: str) -> str:
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM ({select}) x"
-    )
-
-
-ANSWER_CELL = ("metrics_answercell", CELL_KEY, COMPONENTS)
-ANSWER_SLICE = ("metrics_answerslice", SLICE_KEY, COMPONENTS)
-SCORE_CELL = ("metrics_scorecell", (*CELL_FIELDS, *SCORE_MEASURE), SCORE_COMPONENTS)
-SCORE_SLICE = (
-    "metrics_scoreslice",
-    ("quarter", "slice_kind", "slice_value", *SCORE_MEASURE),
-    SCORE_COMPONENTS,
-)
-
-
-def _params(as_of: datetime) -> dict[str, Any]:
-    window = timedelta(hours=settings.METRICS_REPURCHASE_WINDOW_HOURS)
-    adapt = connection.ops.adapt_datetimefield_value
-    return {"as_of": adapt(as_of), "open_after": adapt(as_of - window)}
 
 
 def _lock(shared: bool) -> None:
@@ -254,54 +162,164 @@ def _frozen() -> set[str]:
     return set(FrozenQuarter.objects.values_list("quarter", flat=True))
 
 
-def _response_statements(sign: str) -> list[str]:
-    """The upserts that add (sign 1) or take away (sign -1) one response's contribution."""
-    stage = "(" + STAGE_SQL.format(state=STATE_SQL, where="r.id = %(response)s") + ")"
-    cells, scores = cells_sql(stage, sign), scores_sql(stage, sign)
-    respondent = (
-        f"SELECT r.quarter AS quarter, r.customer_id AS customer_id, {sign} AS responses "
-        "FROM surveys_response r WHERE r.id = %(response)s AND r.customer_id IS NOT NULL"
-    )
+def _clock_params(at: datetime | None) -> dict[str, Any]:
+    """The repurchase moments as parameters; no clock yet means no window has closed."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if at is None:
+        return {"closed_by": None, "as_of": None}
+    return {"closed_by": adapt(at - window()), "as_of": adapt(at)}
+
+
+def repurchase_clock() -> datetime | None:
+    return RollupClock.objects.filter(name=REPURCHASE_CLOCK).values_list("at", flat=True).first()
+
+
+# ---------------------------------------------------------------- incremental path
+
+RESPONDENT_SQL = (
+    "SELECT r.quarter AS quarter, r.customer_id AS customer_id, {sign} AS responses "
+    "FROM surveys_response r WHERE r.id = {response} AND r.customer_id IS NOT NULL"
+)
+
+
+def _apply_statements(stage: str, respondent: str) -> list[str]:
+    cells = f"({stage})"
     return [
-        _upsert(*ANSWER_CELL, cells),
-        _upsert(*ANSWER_SLICE, slices_sql(f"({cells})", CELL_KEY[-3:], COMPONENTS)),
-        _upsert(*SCORE_CELL, scores),
-        _upsert(*SCORE_SLICE, slices_sql(f"({scores})", SCORE_MEASURE, SCORE_COMPONENTS)),
-        _upsert(
-            "metrics_respondentquarter", ("quarter", "customer_id"), ("responses",), respondent
-        ),
+        _upsert("metrics_answercell", CELL_KEY, stage, add=COMPONENTS),
+        _upsert("metrics_answerslice", SLICE_KEY, slices_sql(cells), add=COMPONENTS),
+        "INSERT INTO metrics_respondentquarter (quarter, customer_id, responses) "
+        f"SELECT quarter, customer_id, responses FROM ({respondent}) x WHERE 1 = 1 "
+        "ON CONFLICT (quarter, customer_id) DO UPDATE "
+        "SET responses = metrics_respondentquarter.responses + EXCLUDED.responses",
     ]
 
 
-def answers_apply_response(response_id: int, as_of: datetime | None = None) -> bool:
-    """Add a counted response to the rollups, or take away one that stopped counting.
+# One statement, one round trip: the compare-and-swap and every upsert. `flip` changes the
+# flag only when it disagrees with the counting rule (and the quarter is not frozen); the
+# sign of the change is +1 when the response now counts. Data-modifying CTEs all run.
+POSTGRES_APPLY_SQL = """
+SELECT pg_advisory_xact_lock_shared({lock});
+SET LOCAL synchronous_commit = off;
+WITH flip AS (
+    UPDATE surveys_response r SET in_rollup = NOT r.in_rollup
+    WHERE r.id = %(response)s AND r.quarter <> ''
+      AND r.in_rollup <> (r.status = 'complete' AND NOT r.is_test AND NOT r.is_spam)
+      AND NOT EXISTS (SELECT 1 FROM metrics_frozenquarter f WHERE f.quarter = r.quarter)
+    RETURNING r.id, CASE WHEN r.in_rollup THEN 1 ELSE -1 END AS sign
+), clock AS (
+    SELECT MAX(at) AS at FROM metrics_rollupclock WHERE name = '{clock}'
+), stage AS (
+    {stage}
+), cells AS (
+    {cells}
+), slices AS (
+    {slices}
+), respondent AS (
+    {respondent}
+), dirty AS (
+    INSERT INTO metrics_dirtyperiod (period, family, due_at)
+    SELECT DISTINCT q.quarter, 'reach', %(due)s::timestamptz FROM (
+        SELECT r.quarter FROM surveys_response r WHERE r.id = %(response)s
+        UNION ALL
+        SELECT i.quarter FROM surveys_invitation i
+        JOIN surveys_response r ON r.invitation_id = i.id WHERE r.id = %(response)s
+    ) q WHERE q.quarter <> '' AND %(due)s::timestamptz IS NOT NULL
+    ON CONFLICT (period, family) DO NOTHING RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM flip);
+"""
+
+
+def _postgres_apply_sql() -> str:
+    stage = STAGE_SQL.format(
+        sign="(SELECT sign FROM flip)",
+        closed_by=f"COALESCE((SELECT at FROM clock) - interval '{window().total_seconds()} "
+        "seconds', '-infinity'::timestamptz)",
+        as_of="(SELECT at FROM clock)",
+        where="r.id IN (SELECT id FROM flip)",
+    )
+    respondent = RESPONDENT_SQL.format(
+        sign="(SELECT sign FROM flip)", response="(SELECT id FROM flip)"
+    )
+    cells, slices, respondents = _apply_statements("SELECT * FROM stage", respondent)
+    return POSTGRES_APPLY_SQL.format(
+        lock=ROLLUP_LOCK,
+        clock=REPURCHASE_CLOCK,
+        stage=stage,
+        cells=cells + " RETURNING 1",
+        slices=slices.replace("FROM (SELECT * FROM stage) c", "FROM stage c") + " RETURNING 1",
+        respondent=respondents + " RETURNING 1",
+    )
+
+
+_POSTGRES_APPLY: list[str] = []
+
+
+def answers_apply_response(response_id: int, reach_due: datetime | None = None) -> bool:
+    """Add a counted response to the rollups, or take away one that stopped counting; with
+    `reach_due`, also mark the reach figures of its quarter and of its invitation's send
+    quarter dirty (due then).
 
     Returns True when the rollups changed. Idempotent: the compare-and-swap on in_rollup lets
     only one application through.
     """
-    as_of = as_of or timezone.now()
+    if connection.vendor == "postgresql":
+        if not _POSTGRES_APPLY:
+            _POSTGRES_APPLY.append(_postgres_apply_sql())
+        # One statement: outside a transaction PostgreSQL runs its parts as one implicit
+        # transaction. Rollups are derived data, and the flag flips in the same transaction
+        # as the sums: a crash loses both or neither. The outbox marks the event done only
+        # in a later, durable commit, which also flushes this one (synchronous_commit off).
+        with connection.cursor() as cursor:
+            cursor.execute(_POSTGRES_APPLY[0], {"response": response_id, "due": reach_due})
+            return bool(cursor.fetchone()[0])
+    changed = _apply_portable(response_id)
+    if reach_due is not None:
+        row = Response.objects.filter(pk=response_id).values("quarter", "invitation__quarter")
+        found = row.first()
+        if found is not None:
+            from metrics.models import DirtyPeriod
+
+            DirtyPeriod.objects.bulk_create(
+                [
+                    DirtyPeriod(period=quarter, family="reach", due_at=reach_due)
+                    for quarter in {found["quarter"], found["invitation__quarter"] or ""}
+                    if quarter
+                ],
+                ignore_conflicts=True,
+            )
+    return changed
+
+
+def _apply_portable(response_id: int) -> bool:
+    """The same change as the PostgreSQL statement, one statement at a time (SQLite)."""
     with transaction.atomic():
-        _lock(shared=True)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Rollups are derived data, and the flag flips in the same transaction as the
-                # sums: a crash loses both or neither. The outbox marks the event done only in
-                # a later, durable commit, which also flushes this one.
-                cursor.execute("SET LOCAL synchronous_commit = off")
         response = Response.objects.filter(pk=response_id).values("quarter").first()
-        if response is None or FrozenQuarter.objects.filter(quarter=response["quarter"]).exists():
+        if response is None or not response["quarter"] or response["quarter"] in _frozen():
             return False
         counted = Response.objects.filter(Response.counted_q(), pk=response_id).exists()
         flipped = Response.objects.filter(pk=response_id, in_rollup=not counted).update(
             in_rollup=counted
         )
-        if not flipped or not response["quarter"]:
-            return bool(flipped)
-        params = {**_params(as_of), "response": response_id}
+        if not flipped:
+            return False
+        sign = "1" if counted else "-1"
+        clock = _clock_params(repurchase_clock())
+        stage = STAGE_SQL.format(
+            sign=sign,
+            closed_by="%(closed_by)s" if clock["closed_by"] else "'0001-01-01'",
+            as_of="%(as_of)s" if clock["as_of"] else "NULL",
+            where="r.id = %(response)s",
+        )
+        respondent = RESPONDENT_SQL.format(sign=sign, response="%(response)s")
+        params = {**clock, "response": response_id}
         with connection.cursor() as cursor:
-            for statement in _response_statements("1" if counted else "-1"):
+            for statement in _apply_statements(stage, respondent):
                 cursor.execute(statement, params)
         return True
+
+
+# ---------------------------------------------------------------- full path
 
 
 def _scope_sql(
@@ -318,12 +336,17 @@ def _scope_sql(
     return " AND ".join(where), params
 
 
+def _stage(where: str) -> str:
+    return STAGE_SQL.format(sign="1", closed_by="%(closed_by)s", as_of="%(as_of)s", where=where)
+
+
 def answers_rebuild(
     quarters: Sequence[str] | None = None,
     include_frozen: bool = False,
     as_of: datetime | None = None,
 ) -> None:
-    """Rebuild the answer rollups of the given quarters (None: every quarter) from source."""
+    """Rebuild the answer rollups of the given quarters (None: every quarter) from source,
+    with the repurchase state as of `as_of` (now), which the clock then shows."""
     as_of = as_of or timezone.now()
     with transaction.atomic():
         _lock(shared=False)
@@ -336,92 +359,180 @@ def answers_rebuild(
         # to do. Only mismatched rows are touched (partial indexes cover both sides).
         flipped = Response.objects.filter(scope, ~counted, in_rollup=True).update(in_rollup=False)
         flipped += Response.objects.filter(scope, counted, in_rollup=False).update(in_rollup=True)
+        previous = repurchase_clock()
+        state_at = as_of if quarters is None or previous is None else max(as_of, previous)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 if flipped > 1000:
                     # Statistics taken before a mass flip would tell the planner that hardly
                     # any response is in the rollup, and it would pick nested loops.
                     cursor.execute("ANALYZE surveys_response")
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-            _rebuild_statements(cursor, quarters, frozen, as_of)
+                # Big hash aggregates; no JIT compilation (it costs more than it saves here).
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+                cursor.execute("SET LOCAL jit = off")
+            _rebuild_tables(cursor, quarters, frozen, state_at)
+        if quarters is None or previous is None:
+            RollupClock.objects.update_or_create(name=REPURCHASE_CLOCK, defaults={"at": as_of})
+        elif previous < as_of:
+            # Only some quarters were rebuilt as of now: bring the others to the same moment.
+            _close_windows(previous, as_of, exclude=set(quarters) | frozen)
+            RollupClock.objects.filter(name=REPURCHASE_CLOCK).update(at=as_of)
 
 
-def _stage_select(response_where: str) -> str:
-    return STAGE_SQL.format(state=STATE_SQL, where=f"r.in_rollup = %(true)s AND {response_where}")
+FRESH_TABLE = "metrics_rebuild_fresh"
+DELTA_TABLE = "metrics_rebuild_delta"
 
 
-def _rebuild_statements(
-    cursor: Any, quarters: Sequence[str] | None, frozen: set[str], as_of: datetime
+def _rebuild_tables(
+    cursor: Any, quarters: Sequence[str] | None, frozen: set[str], state_at: datetime
 ) -> None:
-    where, scope = _scope_sql("quarter", quarters, frozen)
+    """Compute the cells, slices and respondents of the scope afresh, then write only what
+    differs from the stored rows: the nightly rebuild of a settled rollup rewrites nothing."""
+    where, params = _scope_sql("quarter", quarters, frozen)
     response_where, _same = _scope_sql("r.quarter", quarters, frozen)
-    params = {**scope, **_params(as_of), "true": True}
-    for table in (
-        "metrics_answercell",
-        "metrics_answerslice",
-        "metrics_scorecell",
-        "metrics_scoreslice",
-        "metrics_respondentquarter",
-    ):
-        cursor.execute(f"DELETE FROM {table} WHERE {where}", scope)
-    cursor.execute("DROP TABLE IF EXISTS metrics_stage")
+    params.update(_clock_params(state_at))
+    params["true"] = True
+    # An unlogged table (PostgreSQL) can be filled by a parallel plan; a temporary one cannot.
+    kind = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
+    cursor.execute(f"DROP TABLE IF EXISTS {FRESH_TABLE}")
     cursor.execute(
-        f"CREATE TEMPORARY TABLE metrics_stage AS {_stage_select(response_where)}", params
+        f"CREATE {kind} TABLE {FRESH_TABLE} AS "
+        + _stage(f"r.in_rollup = %(true)s AND {response_where}"),
+        params,
     )
-    table, key, components = ANSWER_CELL
-    cursor.execute(_insert(table, (*key, *components), cells_sql("metrics_stage")))
-    table, key, components = SCORE_CELL
-    cursor.execute(_insert(table, (*key, *components), scores_sql("metrics_stage")))
-    cursor.execute("DROP TABLE metrics_stage")
-    _rebuild_slices(cursor, where, scope)
-    cursor.execute(
-        "INSERT INTO metrics_respondentquarter (quarter, customer_id, responses) "
-        "SELECT r.quarter, r.customer_id, COUNT(*) FROM surveys_response r "
-        f"WHERE r.in_rollup = %(true)s AND r.customer_id IS NOT NULL AND {response_where} "
-        "GROUP BY r.quarter, r.customer_id",
+    _replace(cursor, "metrics_answercell", CELL_KEY, COMPONENTS, FRESH_TABLE, where, params)
+    project = grouping_slices_sql if connection.vendor == "postgresql" else slices_sql
+    _replace(
+        cursor, "metrics_answerslice", SLICE_KEY, COMPONENTS, f"({project(FRESH_TABLE)})",
+        where, params,
+    )  # fmt: skip
+    cursor.execute(f"DROP TABLE {FRESH_TABLE}")
+    respondents = (
+        "(SELECT r.quarter AS quarter, r.customer_id AS customer_id, COUNT(*) AS responses "
+        "FROM surveys_response r WHERE r.status = 'complete' AND NOT r.is_test "
+        f"AND NOT r.is_spam AND r.customer_id IS NOT NULL AND {response_where} "
+        "GROUP BY r.customer_id, r.quarter)"
+    )
+    _replace(
+        cursor,
+        "metrics_respondentquarter",
+        ("quarter", "customer_id"),
+        ("responses",),
+        respondents,
+        where,
         params,
     )
 
 
-def _rebuild_slices(cursor: Any, where: str, scope: dict[str, str], answers: bool = True) -> None:
-    """Project the cells in scope into their slices (the slices in scope were deleted)."""
-    for cells, slices, measure in (
-        (ANSWER_CELL, ANSWER_SLICE, CELL_KEY[-3:]),
-        (SCORE_CELL, SCORE_SLICE, SCORE_MEASURE),
-    ):
-        if cells is ANSWER_CELL and not answers:
-            continue
-        table, key, components = slices
-        source = f"(SELECT * FROM {cells[0]} WHERE {where})"
+def _replace(
+    cursor: Any,
+    table: str,
+    key: Sequence[str],
+    components: Sequence[str],
+    fresh: str,
+    where: str,
+    params: dict[str, Any],
+) -> None:
+    """Make the rows of `table` within `where` equal to the fresh relation's by adding the
+    difference (fresh minus stored) to the rows that differ, then dropping emptied rows."""
+    keys = ", ".join(key)
+    differences = ", ".join(f"SUM({name}) AS {name}" for name in components)
+    stored = ", ".join(f"-{name}" for name in components)
+    changed = " OR ".join(f"SUM({name}) <> 0" for name in components)
+    cursor.execute(f"DROP TABLE IF EXISTS {DELTA_TABLE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {DELTA_TABLE} AS SELECT {keys}, {differences} FROM ("
+        f"SELECT {keys}, {', '.join(components)} FROM {fresh} f "
+        f"UNION ALL SELECT {keys}, {stored} FROM {table} WHERE {where}"
+        f") d GROUP BY {keys} HAVING {changed}",
+        params,
+    )
+    columns = ", ".join((*key, *components))
+    updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in components)
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {DELTA_TABLE} WHERE 1 = 1 "
+        f"ORDER BY {keys} ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+    )
+    empty = " AND ".join(f"{name} = 0" for name in components)
+    cursor.execute(f"DELETE FROM {table} WHERE {where} AND {empty}", params)
+    cursor.execute(f"DROP TABLE {DELTA_TABLE}")
+
+
+# ---------------------------------------------------------------- windows closing
+
+
+def answers_close_windows(now: datetime | None = None) -> bool:
+    """Move the repurchase clock to now: answers whose window closed since the last move go
+    from open to closed (and bought, when the customer bought in the window). Idempotent: a
+    second call at the same moment finds nothing to move. Returns whether the clock moved."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock(shared=False)
+        previous = (
+            RollupClock.objects.select_for_update()
+            .filter(name=REPURCHASE_CLOCK)
+            .values_list("at", flat=True)
+            .first()
+        )
+        if previous is not None and previous >= now:
+            return False
+        _close_windows(previous, now, exclude=set())
+        RollupClock.objects.update_or_create(name=REPURCHASE_CLOCK, defaults={"at": now})
+        return True
+
+
+def _close_windows(previous: datetime | None, now: datetime, exclude: set[str]) -> None:
+    """Move the answers of responses whose window closed in (previous, now]."""
+    adapt = connection.ops.adapt_datetimefield_value
+    where = "r.in_rollup = %(true)s AND r.customer_id IS NOT NULL AND r.submitted_at <= %(to)s"
+    params: dict[str, Any] = {"true": True, "to": adapt(now - window()), "as_of": adapt(now)}
+    if previous is not None:
+        where += " AND r.submitted_at > %(from)s"
+        params["from"] = adapt(previous - window())
+    if exclude:
+        scope, scope_params = _scope_sql("r.quarter", None, exclude)
+        where += f" AND {scope}"
+        params.update(scope_params)
+    cells = STAGE_SQL.format(sign="1", closed_by="%(to)s", as_of="%(as_of)s", where=where)
+    # The moved answers were open: take them out of "open", into "closed" (and "bought").
+    moved = (
+        f"SELECT {', '.join(CELL_KEY)}, 0 AS answers, -repurchase_closed AS repurchase_open, "
+        f"repurchase_closed, repurchase_bought FROM ({cells}) m"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert("metrics_answercell", CELL_KEY, moved, add=COMPONENTS), params)
         cursor.execute(
-            _insert(table, (*key, *components), slices_sql(source, measure, components)), scope
+            _upsert("metrics_answerslice", SLICE_KEY, slices_sql(f"({moved})"), add=COMPONENTS),
+            params,
         )
 
 
-def repurchase_refresh(quarters: Sequence[str], as_of: datetime) -> None:
-    """Recompute the repurchase state of the answers of these quarters as of a moment: windows
-    close as time passes, and a purchase can be recorded late."""
+def repurchase_refresh(quarters: Sequence[str]) -> None:
+    """Recompute the repurchase state of the answers of these quarters as of the clock (a
+    purchase recorded late can turn an answer whose window has closed into a repurchase)."""
     if not quarters:
         return
     with transaction.atomic():
         _lock(shared=False)
-        where, scope = _scope_sql("quarter", quarters, set())
+        at = repurchase_clock()
+        if at is None:
+            return  # no window has closed yet: every identified answer is open
+        where, params = _scope_sql("quarter", quarters, set())
         response_where, _same = _scope_sql("r.quarter", quarters, set())
-        params = {**scope, **_params(as_of), "true": True}
-        stage = _stage_select(f"r.customer_id IS NOT NULL AND {response_where}")
+        params.update(_clock_params(at))
         zero = ", ".join(f"{name} = 0" for name in REPURCHASE_COMPONENTS)
-        table, key, components = SCORE_CELL
+        stage = _stage(f"r.in_rollup = %(true)s AND {response_where}")
+        replace = ", ".join(f"{name} = EXCLUDED.{name}" for name in REPURCHASE_COMPONENTS)
+        columns = ", ".join((*CELL_KEY, *COMPONENTS))
         with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET {zero} WHERE {where}", scope)
+            cursor.execute(f"UPDATE metrics_answercell SET {zero} WHERE {where}", params)
             cursor.execute(
-                _upsert(
-                    table,
-                    key,
-                    components,
-                    scores_sql(f"({stage})", repurchase_only=True),
-                    replace=REPURCHASE_COMPONENTS,
-                ),
-                params,
+                f"INSERT INTO metrics_answercell ({columns}) SELECT {columns} FROM ({stage}) x "
+                f"WHERE 1 = 1 ON CONFLICT ({', '.join(CELL_KEY)}) DO UPDATE SET {replace}",
+                {**params, "true": True},
             )
-            cursor.execute(f"DELETE FROM {SCORE_SLICE[0]} WHERE {where}", scope)
-            _rebuild_slices(cursor, where, scope, answers=False)
+            cursor.execute(f"DELETE FROM metrics_answerslice WHERE {where}", params)
+            project = grouping_slices_sql if connection.vendor == "postgresql" else slices_sql
+            cells = f"(SELECT * FROM metrics_answercell WHERE {where})"
+            columns = ", ".join((*SLICE_KEY, *COMPONENTS))
+            cursor.execute(f"INSERT INTO metrics_answerslice ({columns}) {project(cells)}", params)

@@ -428,7 +428,7 @@ def family_store(
     skipped = set(skip)
     if family == PeriodRollup.Family.REPURCHASE:
         # Additive per quarter: no year to recompute.
-        answers.repurchase_refresh([label for label in quarters if label not in skipped], as_of)
+        answers.repurchase_refresh([label for label in quarters if label not in skipped])
         return 0
     scope = full_years(quarters)
     quarters_kept = [label for label in scope if label not in skipped]

@@ -21,78 +21,86 @@ class SliceKind(models.TextChoices):
     AGENT = "agent", _("Agent")
 
 
-class AnswerComponents(models.Model):
-    """Additive components of one answer measure: enough for every survey metric's formula.
+class CellAttributes(models.Model):
+    """The attributes every finest cell is keyed by (metrics.md, "Slices").
 
-    `measure` is nps, csat, ces, fcr or dim:<dimension id>; the scale is part of the key, so
-    answers on different scales are normalised answer by answer at read time.
-    count_a counts promoters (nps), the top two points (csat), easy scores (ces) or yes (fcr);
-    count_b counts detractors (nps) or the bottom two points (csat).
+    Ids are plain integers with 0 for "none" and codes are "" for none, so that a unique key
+    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
+    of cells: reading never goes back to the responses.
     """
 
     quarter = models.CharField(max_length=6)
-    measure = models.CharField(max_length=24)
-    scale_lo = models.SmallIntegerField()
-    scale_hi = models.SmallIntegerField()
-    n = models.BigIntegerField(default=0)
-    total = models.BigIntegerField(default=0)
-    total_sq = models.BigIntegerField(default=0)
-    count_a = models.BigIntegerField(default=0)
-    count_b = models.BigIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-
-class AnswerCell(AnswerComponents):
-    """The finest cell: one quarter x survey x channel x touchpoint x segment x team x agent.
-
-    Ids are plain integers with 0 for "none" (and "" for no segment), so that the unique key
-    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
-    of cells.
-    """
-
-    survey_id = models.IntegerField()
-    channel = models.CharField(max_length=8)
+    survey_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=8, default="")
     touchpoint_id = models.IntegerField(default=0)
     segment = models.CharField(max_length=16, default="")
     team_id = models.IntegerField(default=0)
     agent_id = models.IntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+CELL_FIELDS = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id")
+
+
+class AnswerComponents(models.Model):
+    """How many counted answers gave one score to one question (or grid row), and, of those
+    from identified customers, their repurchase state as of the last refresh: window still
+    open, closed, closed with a purchase in it (metrics.md, "Repurchase rate by score").
+
+    Every survey metric, dimension score, score distribution and repurchase table is a
+    function of these counts and the question's kind, scale, role and dimension, applied when
+    read (metrics/measures.py): a change of those is never baked into the rollups.
+    """
+
+    question_id = models.IntegerField()
+    grid_row_id = models.IntegerField(default=0)
+    score = models.SmallIntegerField()
+    answers = models.BigIntegerField(default=0)
+    repurchase_open = models.BigIntegerField(default=0)
+    repurchase_closed = models.BigIntegerField(default=0)
+    repurchase_bought = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AnswerCell(CellAttributes, AnswerComponents):
+    """The finest cell: quarter x survey x channel x touchpoint x segment x team x agent x
+    question x grid row x score."""
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "quarter",
-                    "survey_id",
-                    "channel",
-                    "touchpoint_id",
-                    "segment",
-                    "team_id",
-                    "agent_id",
-                    "measure",
-                    "scale_lo",
-                    "scale_hi",
-                ],
+                fields=[*CELL_FIELDS, "question_id", "grid_row_id", "score"],
                 name="answer_cell_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.quarter} survey {self.survey_id} {self.channel} {self.measure}: n={self.n}"
+        return f"{self.quarter} question {self.question_id} score {self.score}: {self.answers}"
 
 
 class AnswerSlice(AnswerComponents):
     """A one-attribute projection of the cells (all, or one survey, channel, ...): the rows a
     dashboard reads."""
 
+    quarter = models.CharField(max_length=6)
     slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
     slice_value = models.CharField(max_length=32, default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi"],
+                fields=[
+                    "quarter",
+                    "slice_kind",
+                    "slice_value",
+                    "question_id",
+                    "grid_row_id",
+                    "score",
+                ],
                 name="answer_slice_key",
             )
         ]
@@ -100,7 +108,7 @@ class AnswerSlice(AnswerComponents):
         permissions = [("view_dashboard", "Can view the manager dashboard")]
 
     def __str__(self) -> str:
-        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.measure}: n={self.n}"
+        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.question_id}"
 
 
 class PeriodRollup(models.Model):
@@ -131,89 +139,6 @@ class PeriodRollup(models.Model):
         return f"{self.period} {self.family} {self.slice_kind}={self.slice_value}"
 
 
-class CellAttributes(models.Model):
-    """The attributes every finest cell is keyed by (metrics.md, "Slices").
-
-    Ids are plain integers with 0 for "none" and codes are "" for none, so that a unique key
-    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
-    of cells: reading never goes back to the responses.
-    """
-
-    quarter = models.CharField(max_length=6)
-    survey_id = models.IntegerField(default=0)
-    channel = models.CharField(max_length=8, default="")
-    touchpoint_id = models.IntegerField(default=0)
-    segment = models.CharField(max_length=16, default="")
-    team_id = models.IntegerField(default=0)
-    agent_id = models.IntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-
-CELL_FIELDS = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id")
-
-
-class ScoreComponents(models.Model):
-    """How many counted answers gave one score of a scored kind and scale, and, for NPS and
-    CSAT answers of identified customers, their repurchase state as of the last recompute
-    (window still open; closed; closed with a purchase in the window)."""
-
-    kind = models.CharField(max_length=12, help_text="nps, csat, ces or rating (a grid row)")
-    scale_lo = models.SmallIntegerField()
-    scale_hi = models.SmallIntegerField()
-    score = models.SmallIntegerField()
-    answers = models.BigIntegerField(default=0)
-    repurchase_open = models.BigIntegerField(default=0)
-    repurchase_closed = models.BigIntegerField(default=0)
-    repurchase_bought = models.BigIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-
-class ScoreCell(CellAttributes, ScoreComponents):
-    """Score distribution and repurchase by score at the finest grain."""
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=[*CELL_FIELDS, "kind", "scale_lo", "scale_hi", "score"],
-                name="score_cell_key",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.quarter} {self.kind} {self.score}: {self.answers}"
-
-
-class ScoreSlice(ScoreComponents):
-    """A one-attribute projection of the score cells (all, or one survey, channel, ...)."""
-
-    quarter = models.CharField(max_length=6)
-    slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
-    slice_value = models.CharField(max_length=32, default="")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=[
-                    "quarter",
-                    "slice_kind",
-                    "slice_value",
-                    "kind",
-                    "scale_lo",
-                    "scale_hi",
-                    "score",
-                ],
-                name="score_slice_key",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.kind} {self.score}"
-
-
 class RespondentQuarter(models.Model):
     """Identified customers with a counted response in a quarter (coverage's numerator),
     kept with the answer rollups: `responses` counts them, so test/spam marking can take one
@@ -231,6 +156,18 @@ class RespondentQuarter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quarter} customer {self.customer_id}: {self.responses}"
+
+
+class RollupClock(models.Model):
+    """The moment a time-dependent rollup is computed as of: `repurchase` is the as-of moment
+    of every answer's repurchase state (no row yet: no window has closed). Moved forward by
+    the rebuild and by the periodic window closing, under the rollup lock."""
+
+    name = models.CharField(max_length=32, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} as of {self.at:%Y-%m-%d %H:%M}"
 
 
 class CaseCell(CellAttributes):

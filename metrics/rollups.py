@@ -1,8 +1,8 @@
 """Reading the rollups for periods and any combination of filters (metrics/selectors.py).
 
-No filter, or one filter, reads the slices: a handful of rows per quarter (AnswerSlice,
-ScoreSlice, PeriodRollup). Two filters or more add up the cells that match them all
-(AnswerCell, ScoreCell, CaseCell, ReachCell), grouped in the database. A year adds its
+No filter, or one filter, reads the slices: a few hundred rows per quarter (AnswerSlice,
+PeriodRollup). Two filters or more add up the cells that match them all (AnswerCell,
+CaseCell, ReachCell), grouped in the database. A year adds its
 quarters, except for what cannot be added: distinct customers (coverage, customers per
 complaint category) and the median first-response time. For those, a combination of filters
 is computed when read, as of the moment the cells were computed, from the rows that are not
@@ -22,16 +22,7 @@ from django.db.models import Count, Max, Model, QuerySet, Sum
 
 from feedback.models import Case
 from metrics import families, formulas
-from metrics.models import (
-    AnswerCell,
-    AnswerSlice,
-    CaseCell,
-    PeriodRollup,
-    ReachCell,
-    ScoreCell,
-    ScoreSlice,
-    SliceKind,
-)
+from metrics.models import AnswerCell, AnswerSlice, CaseCell, PeriodRollup, ReachCell, SliceKind
 from metrics.periods import Period, period_quarters
 
 FILTER_FIELDS = {
@@ -43,13 +34,10 @@ FILTER_FIELDS = {
     SliceKind.AGENT.value: "agent_id",
 }
 INTEGER_KINDS = frozenset({"survey", "touchpoint", "team", "agent"})
-MEASURE_COMPONENTS = ("n", "total", "total_sq", "count_a", "count_b")
 SCORE_COMPONENTS = ("answers", "repurchase_open", "repurchase_closed", "repurchase_bought")
 
 Filters = Mapping[str, str]
 Components = dict[str, Any]
-Measures = dict[tuple[str, int, int], dict[str, int]]
-Scores = dict[tuple[str, int, int, int], dict[str, int]]
 # (period label, member of the grouping kind or "") -> what was read
 Keyed = dict[tuple[str, str], Any]
 
@@ -143,48 +131,27 @@ def _grouped(
 
 
 def _cell_model(model: type[Model]) -> type[Model]:
-    return {AnswerSlice: AnswerCell, ScoreSlice: ScoreCell}[model]
+    return {AnswerSlice: AnswerCell}[model]
 
 
 def _none(kind: str | None) -> int | str:
     return 0 if kind in INTEGER_KINDS else ""
 
 
-def answer_measures(
+def answer_scores(
     periods: Sequence[Period], filters: Filters, by: str | None = None
-) -> dict[tuple[str, str], Measures]:
-    """Measure components per (period, member): {(measure, lo, hi): {n, total, ...}}."""
+) -> dict[tuple[str, str], dict[tuple[int, int, int], dict[str, int]]]:
+    """Score counts per (period, member): {(question id, grid row id, score): components}."""
     rows = _grouped(
         AnswerSlice,
         _quarter_labels(periods),
         filters,
         by,
-        ("measure", "scale_lo", "scale_hi"),
-        MEASURE_COMPONENTS,
-    )
-    spread = _spread(periods, rows)
-    # Cells emptied by a response turned test or spam stay as zero rows until the nightly
-    # rebuild: they hold no data.
-    return {
-        key: {measure: dict(c) for measure, c in measures.items() if c["n"]}
-        for key, measures in spread.items()
-    }
-
-
-def score_counts(
-    periods: Sequence[Period], filters: Filters, by: str | None = None
-) -> dict[tuple[str, str], Scores]:
-    """Score counts and repurchase states per (period, member): {(kind, lo, hi, score): ...}."""
-    rows = _grouped(
-        ScoreSlice,
-        _quarter_labels(periods),
-        filters,
-        by,
-        ("kind", "scale_lo", "scale_hi", "score"),
+        ("question_id", "grid_row_id", "score"),
         SCORE_COMPONENTS,
     )
     return {
-        key: {score: dict(c) for score, c in scores.items()}
+        key: {score: dict(counts) for score, counts in scores.items()}
         for key, scores in _spread(periods, rows).items()
     }
 

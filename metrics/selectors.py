@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from csat.errors import ApplicationError
 from metrics import formulas, rollups
+from metrics.measures import measures_of, question_map, tables_of
 from metrics.models import PeriodRollup, PeriodWeights, SliceKind
 from metrics.periods import Period, period_last_day, period_parse
 from surveys.models import Dimension
@@ -374,7 +375,7 @@ def _figures(
     needed = {METRICS[key].family for key in wanted}
     if "complaint_rate" in wanted:
         needed.add(PeriodRollup.Family.REACH)
-    measures = rollups.answer_measures(periods, filters, by) if "answers" in needed else {}
+    measures = _measures(periods, filters, by) if "answers" in needed else {}
     cases = (
         rollups.period_rollups(periods, PeriodRollup.Family.CASES, filters, by)
         if PeriodRollup.Family.CASES in needed
@@ -402,6 +403,23 @@ def _figures(
             figures.update(_case_figures(cases.get(key, {}), reach.get(key), kinds))
         result[key] = {name: figures[name] for name in wanted if name in figures}
     return result
+
+
+def _measures(
+    periods: Sequence[Period], filters: Filters, by: str | None = None
+) -> dict[tuple[str, str], Measures]:
+    """Measure components per (period, member), from the score counts."""
+    questions = question_map()
+    return {
+        key: measures_of(scores, questions)
+        for key, scores in rollups.answer_scores(periods, filters, by).items()
+    }
+
+
+def _tables(period: Period, filters: Filters) -> dict[tuple[str, int, int, int], dict[str, int]]:
+    """Score counts per scored kind, scale and score."""
+    scores = rollups.answer_scores([period], filters).get((period.label, ""), {})
+    return tables_of(scores, question_map())
 
 
 def _clean(filters: Filters | None) -> dict[str, str]:
@@ -507,7 +525,7 @@ def slice_figures(
 def dimension_figures(period_label: str, filters: Filters | None = None) -> dict[str, Figure]:
     """Dimension scores keyed by dimension code."""
     period = period_parse(period_label)
-    measures = rollups.answer_measures([period], _clean(filters)).get((period.label, ""), {})
+    measures = _measures([period], _clean(filters)).get((period.label, ""), {})
     codes = _codes()
     return {
         codes.get(int(name[4:]), name): figure
@@ -521,7 +539,7 @@ def repurchase_table(
     """Repurchase rate per score band for each scored kind and scale ("nps 0-10",
     "csat 1-5"...), with the answers whose window is still open; only identified customers."""
     period = period_parse(period_label)
-    scores = rollups.score_counts([period], _clean(filters)).get((period.label, ""), {})
+    scores = _tables(period, _clean(filters))
     tables: dict[tuple[str, int, int], dict[tuple[int, int], dict[str, int]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(int))
     )
@@ -561,7 +579,7 @@ def score_distribution(
     """How many counted answers gave each score, per scored kind and scale ("nps 0-10",
     "csat 1-5", "ces 1-7", "rating 1-5"...): every point of the scale listed."""
     period = period_parse(period_label)
-    scores = rollups.score_counts([period], _clean(filters)).get((period.label, ""), {})
+    scores = _tables(period, _clean(filters))
     tables: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
     for (kind, lo, hi, score), counts in scores.items():
         if counts["answers"]:

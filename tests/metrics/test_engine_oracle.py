@@ -37,8 +37,6 @@ from metrics.models import (
     PeriodRollup,
     ReachCell,
     RespondentQuarter,
-    ScoreCell,
-    ScoreSlice,
 )
 from metrics.services import metrics_rebuild
 from surveys.models import Customer, Interaction, Question, Response, Survey
@@ -60,10 +58,6 @@ FIELDS = (
     "change_p",
     "change_significant",
 )
-COMPONENTS = ("n", "total", "total_sq", "count_a", "count_b")
-CELL_KEY = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id",
-            "agent_id", "measure", "scale_lo", "scale_hi")  # fmt: skip
-SLICE_KEY = ("quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi")
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +214,6 @@ def _rollups() -> dict[str, set[tuple[Any, ...]]]:
     return {
         "cells": rows(AnswerCell),
         "slices": rows(AnswerSlice),
-        "score cells": rows(ScoreCell),
-        "score slices": rows(ScoreSlice),
         "respondents": rows(RespondentQuarter),
         "case cells": rows(CaseCell, ("id", "as_of")),
         "reach cells": rows(ReachCell, ("id", "as_of")),
@@ -234,7 +226,7 @@ def _rollups() -> dict[str, set[tuple[Any, ...]]]:
     }
 
 
-ROLLUP_MODELS = (AnswerCell, AnswerSlice, ScoreCell, ScoreSlice, RespondentQuarter, CaseCell,
+ROLLUP_MODELS = (AnswerCell, AnswerSlice, RespondentQuarter, CaseCell,
                  ReachCell, PeriodRollup)  # fmt: skip
 COMBINATION_PERIODS = ["2024Q4", "2025Q1", "2025Q2", "2025"]
 RESPONSE_KINDS = ("survey", "channel", "touchpoint", "segment", "team", "agent")

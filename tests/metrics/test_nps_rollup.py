@@ -101,8 +101,8 @@ def test_full_recompute_equals_incremental_updates(nps_survey: Survey) -> None:
     for index, score in enumerate([10, 2, 8, 9, 6, 10, 10, 5]):
         _submit(nps_survey, score, datetime(2025, 1 + index, 15, tzinfo=SHANGHAI))
     _process_all()
-    columns = ("quarter", "survey_id", "channel", "measure", "n", "total", "count_a", "count_b")
-    incremental = sorted(AnswerCell.objects.filter(n__gt=0).values_list(*columns))
+    columns = ("quarter", "survey_id", "channel", "question_id", "score", "answers")
+    incremental = sorted(AnswerCell.objects.filter(answers__gt=0).values_list(*columns))
 
     AnswerCell.objects.all().delete()
     AnswerSlice.objects.all().delete()
