@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0003_rollup_cells_for_filter_combinations'),
+        ('metrics', '0004_answer_cells_count_scores_per_question'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
