@@ -102,6 +102,41 @@ def _one_decimal(value: float) -> str:
     return f"{round(value, 1) + 0.0:.1f}"
 
 
+def _text(value: float | None, empty: str = "—") -> str:
+    return _one_decimal(value) if value is not None else empty
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "—"
+    rounded = round(value, 1) + 0.0
+    return ("+" if rounded > 0 else "") + f"{rounded:.1f}"
+
+
+def _row_text(row: targets.TargetRow) -> dict[str, str]:
+    """A dashboard row's cells as text (one decimal, as the `metric` and `signed` filters
+    write them), made once here rather than by a template filter per cell."""
+    figure = row.figure
+    margin = "—"
+    if figure is not None and figure.margin is not None:
+        margin = f"± {_one_decimal(figure.margin)}"
+    elif figure is not None and figure.low is not None and figure.high is not None:
+        margin = f"{_one_decimal(figure.low)}–{_one_decimal(figure.high)}"
+    return {
+        "actual": _text(row.actual, "") + (row.spec.unit if row.actual is not None else ""),
+        "value": _text(row.actual, ""),
+        "margin": margin,
+        "change": _signed(figure.change if figure is not None else None),
+        "baseline": _text(row.baseline),
+        "quarter_target": _text(row.quarter_target),
+        "annual_target": _text(row.annual_target),
+        "stretch": _text(row.stretch),
+        "benchmark": _text(row.benchmark),
+        "gap": _signed(row.gap),
+        "progress": f"{round(100 * row.progress)}%" if row.progress is not None else "—",
+    }
+
+
 def _trend_rows(points: list[dashboard.TrendPoint], quarter: Quarter) -> SafeString:
     """A trend table's rows, made here with format_html (every value escaped): seventeen
     tables of eight rows are most of the page, and template nodes per cell cost more than
@@ -137,7 +172,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     context = {
         **_common(quarter, filters, errors),
         "errors": errors,
-        "rows": view.rows,
+        "rows": [(row, _row_text(row)) for row in view.rows],
         "trends": [
             (selectors.METRICS[metric], _trend_rows(points, quarter))
             for metric, points in view.trends.items()
