@@ -121,7 +121,7 @@ def _row_text(row: targets.TargetRow) -> dict[str, str]:
     if figure is not None and figure.margin is not None:
         margin = f"± {_one_decimal(figure.margin)}"
     elif figure is not None and figure.low is not None and figure.high is not None:
-        margin = f"{_one_decimal(figure.low)}–{_one_decimal(figure.high)}"
+        margin = f"{_one_decimal(figure.low)}\u2013{_one_decimal(figure.high)}"  # en dash
     return {
         "actual": _text(row.actual, "") + (row.spec.unit if row.actual is not None else ""),
         "value": _text(row.actual, ""),
