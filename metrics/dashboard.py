@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -27,15 +27,15 @@ FILTER_KINDS: tuple[str, ...] = selectors.FILTER_KINDS
 TREND_QUARTERS = 8
 Filters = dict[str, str]
 
-# Which source rows stand behind a metric (the drill-down).
-ANSWER_KINDS: dict[str, Q] = {
-    "nps": Q(question__kind="nps"),
-    "csat": Q(question__kind="csat"),
-    "satisfaction": Q(question__kind="csat"),
-    "ces": Q(question__kind="ces"),
-    "ces_easy": Q(question__kind="ces"),
-    "fcr": Q(question__kind="yes_no", question__role="fcr"),
-    "composite": Q(question__dimension__isnull=False) | Q(grid_row__dimension__isnull=False),
+# Which source rows stand behind a metric (the drill-down): the questions answered.
+QUESTION_KINDS: dict[str, Q] = {
+    "nps": Q(kind="nps"),
+    "csat": Q(kind="csat"),
+    "satisfaction": Q(kind="csat"),
+    "ces": Q(kind="ces"),
+    "ces_easy": Q(kind="ces"),
+    "fcr": Q(kind="yes_no", role="fcr"),
+    "composite": Q(dimension__isnull=False) | Q(kind="rating_grid"),
 }
 COMPLAINT_METRICS = frozenset({"complaint_resolution", "nonrepeat_resolution", "complaint_rate"})
 CASE_METRICS = frozenset(key for key, spec in selectors.METRICS.items() if spec.family == "cases")
@@ -352,18 +352,31 @@ def drilldown_responses(quarter: Quarter, filters: Filters, metric: str) -> Quer
         "agent": "agent_id",
     }
     responses = responses.filter(**{lookups[kind]: value for kind, value in filters.items()})
-    condition = ANSWER_KINDS.get(metric)
+    condition = QUESTION_KINDS.get(metric)
     if condition is not None:
-        responses = responses.filter(pk__in=_answering(condition))
+        responses = responses.filter(_answering(metric, condition))
     return responses.select_related("survey", "customer", "agent", "team", "touchpoint").order_by(
         "-submitted_at", "-pk"
     )
 
 
-def _answering(condition: Q) -> QuerySet[Any]:
-    from surveys.models import Answer
+def _answering(metric: str, condition: Q) -> Exists:
+    """Responses with an answer to a question of the metric's kind (for the composite index, a
+    question or grid row tagged with a dimension). The questions are looked up first, so each
+    response is checked through the answers' response index."""
+    from surveys.models import Answer, GridRow, Question
 
-    return Answer.objects.filter(condition).values("response_id")
+    questions = Question.objects.filter(condition)
+    if metric == "composite":
+        match = Q(question__dimension__isnull=False) | Q(
+            grid_row_id__in=list(
+                GridRow.objects.filter(dimension__isnull=False).values_list("pk", flat=True)
+            )
+        )
+        match &= Q(question_id__in=list(questions.values_list("pk", flat=True)))
+    else:
+        match = Q(question_id__in=list(questions.values_list("pk", flat=True)))
+    return Exists(Answer.objects.filter(match, response=OuterRef("pk")))
 
 
 def drilldown_cases(quarter: Quarter, filters: Filters, metric: str, user: User) -> QuerySet[Case]:

@@ -19,6 +19,7 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -34,6 +35,20 @@ from surveys.models import Dimension, Segment
 
 QUARTER_CHOICES_BACK = 12
 DRILLDOWN_PAGE_SIZE = 50
+DRILLDOWN_COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator):
+    """Counts at most DRILLDOWN_COUNT_CAP + 1 rows: a quarter can hold millions of responses,
+    and counting them all would cost more than the page (the export has every row)."""
+
+    @cached_property
+    def count(self) -> int:
+        return int(self.object_list[: DRILLDOWN_COUNT_CAP + 1].count())
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count > DRILLDOWN_COUNT_CAP
 
 
 def _quarter_choices(quarter: Quarter) -> list[Quarter]:
@@ -236,7 +251,7 @@ def drilldown_page(request: HttpRequest) -> HttpResponse:
         if is_cases
         else dashboard.drilldown_responses(quarter, filters, metric)
     )
-    page = Paginator(rows, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(rows, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         **_common(quarter, filters, errors),
         "errors": errors,
@@ -244,6 +259,7 @@ def drilldown_page(request: HttpRequest) -> HttpResponse:
         "spec": selectors.METRICS[metric],
         "is_cases": is_cases,
         "page": page,
+        "count_cap": DRILLDOWN_COUNT_CAP,
     }
     return render(request, "metrics/drilldown.html", context, status=400 if errors else 200)
 

@@ -15,7 +15,7 @@ from django.utils import translation
 
 from accounts.models import User
 from csat import urls as csat_urls
-from metrics import dashboard, selectors
+from metrics import dashboard, selectors, views
 from metrics.periods import Quarter
 from tests.metrics import dashboard_fixtures
 from tests.metrics.dashboard_fixtures import DashboardData
@@ -290,3 +290,21 @@ def test_dashboard_speaks_simplified_chinese(data: DashboardData, manager_client
         translation.activate("en")  # the middleware leaves the thread's language set
     assert response.status_code == 200
     assert '<html lang="zh-hans">' in response.content.decode()
+
+
+def test_drill_down_counts_no_further_than_its_cap(
+    data: DashboardData, manager_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a cap of 5 rows (10,000 in production) and 8 email responses in 2026Q2
+    monkeypatch.setattr(views, "DRILLDOWN_COUNT_CAP", 5)
+    page = manager_client.get("/dashboard/responses/?period=2026Q2&channel=email&metric=nps")
+    # then the page says there are more, and lists them
+    assert "More than 5 rows; the first 5 are listed" in page.content.decode()
+
+
+def test_drill_down_lists_only_responses_answering_the_metric(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given NPS-only responses / when the composite index's responses are listed / then none
+    page = manager_client.get("/dashboard/responses/?period=2026Q2&metric=composite")
+    assert "0 rows" in page.content.decode()
