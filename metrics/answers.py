@@ -197,12 +197,14 @@ def _apply_statements(stage: str, respondent: str) -> list[str]:
 # One statement, one round trip: the compare-and-swap and every upsert. `flip` changes the
 # flag only when it disagrees with the counting rule (and the quarter is not frozen); the
 # sign of the change is +1 when the response now counts. Data-modifying CTEs all run.
+# The compare-and-swap and every upsert in one statement, prepared once per connection ($1:
+# the response id, $2: when its reach figures are due, or NULL). `flip` changes the flag only
+# when it disagrees with the counting rule (and the quarter is not frozen); the sign of the
+# change is +1 when the response now counts. Data-modifying CTEs all run.
 POSTGRES_APPLY_SQL = """
-SELECT pg_advisory_xact_lock_shared({lock});
-SET LOCAL synchronous_commit = off;
 WITH flip AS (
     UPDATE surveys_response r SET in_rollup = NOT r.in_rollup
-    WHERE r.id = %(response)s AND r.quarter <> ''
+    WHERE r.id = $1 AND r.quarter <> ''
       AND r.in_rollup <> (r.status = 'complete' AND NOT r.is_test AND NOT r.is_spam)
       AND NOT EXISTS (SELECT 1 FROM metrics_frozenquarter f WHERE f.quarter = r.quarter)
     RETURNING r.id, CASE WHEN r.in_rollup THEN 1 ELSE -1 END AS sign
@@ -218,16 +220,17 @@ WITH flip AS (
     {respondent}
 ), dirty AS (
     INSERT INTO metrics_dirtyperiod (period, family, due_at)
-    SELECT DISTINCT q.quarter, 'reach', %(due)s::timestamptz FROM (
-        SELECT r.quarter FROM surveys_response r WHERE r.id = %(response)s
+    SELECT DISTINCT q.quarter, 'reach', $2 FROM (
+        SELECT r.quarter FROM surveys_response r WHERE r.id = $1
         UNION ALL
         SELECT i.quarter FROM surveys_invitation i
-        JOIN surveys_response r ON r.invitation_id = i.id WHERE r.id = %(response)s
-    ) q WHERE q.quarter <> '' AND %(due)s::timestamptz IS NOT NULL
+        JOIN surveys_response r ON r.invitation_id = i.id WHERE r.id = $1
+    ) q WHERE q.quarter <> '' AND $2 IS NOT NULL
     ON CONFLICT (period, family) DO NOTHING RETURNING 1
 )
-SELECT (SELECT COUNT(*) FROM flip);
+SELECT (SELECT COUNT(*) FROM flip)
 """
+PREPARED_APPLY = "metrics_apply_response"
 
 
 def _postgres_apply_sql() -> str:
@@ -243,7 +246,6 @@ def _postgres_apply_sql() -> str:
     )
     cells, slices, respondents = _apply_statements("SELECT * FROM stage", respondent)
     return POSTGRES_APPLY_SQL.format(
-        lock=ROLLUP_LOCK,
         clock=REPURCHASE_CLOCK,
         stage=stage,
         cells=cells + " RETURNING 1",
@@ -252,7 +254,21 @@ def _postgres_apply_sql() -> str:
     )
 
 
-_POSTGRES_APPLY: list[str] = []
+def _prepared_apply(cursor: Any) -> str:
+    """The statement that runs the prepared update, preparing it on this connection first
+    (a prepared statement lives as long as its session: one planning per connection)."""
+    raw = connection.connection
+    if getattr(connection, "_metrics_prepared_on", None) is not raw:
+        cursor.execute(f"PREPARE {PREPARED_APPLY} (bigint, timestamptz) AS {_postgres_apply_sql()}")
+        connection._metrics_prepared_on = raw  # type: ignore[attr-defined]
+    # Rollups are derived data, and the flag flips in the same transaction as the sums: a
+    # crash loses both or neither. The outbox marks the event done only in a later, durable
+    # commit, which also flushes this one (synchronous_commit off).
+    return (
+        f"SELECT pg_advisory_xact_lock_shared({ROLLUP_LOCK}); "
+        "SET LOCAL synchronous_commit = off; "
+        f"EXECUTE {PREPARED_APPLY} (%(response)s, %(due)s)"
+    )
 
 
 def answers_apply_response(response_id: int, reach_due: datetime | None = None) -> bool:
@@ -264,14 +280,10 @@ def answers_apply_response(response_id: int, reach_due: datetime | None = None) 
     only one application through.
     """
     if connection.vendor == "postgresql":
-        if not _POSTGRES_APPLY:
-            _POSTGRES_APPLY.append(_postgres_apply_sql())
-        # One statement: outside a transaction PostgreSQL runs its parts as one implicit
-        # transaction. Rollups are derived data, and the flag flips in the same transaction
-        # as the sums: a crash loses both or neither. The outbox marks the event done only
-        # in a later, durable commit, which also flushes this one (synchronous_commit off).
+        # One round trip: outside a transaction PostgreSQL runs the statements of one query
+        # string as one implicit transaction (the lock is held until it ends).
         with connection.cursor() as cursor:
-            cursor.execute(_POSTGRES_APPLY[0], {"response": response_id, "due": reach_due})
+            cursor.execute(_prepared_apply(cursor), {"response": response_id, "due": reach_due})
             return bool(cursor.fetchone()[0])
     changed = _apply_portable(response_id)
     if reach_due is not None:
@@ -395,11 +407,17 @@ def _rebuild_tables(
     # An unlogged table (PostgreSQL) can be filled by a parallel plan; a temporary one cannot.
     kind = "UNLOGGED" if connection.vendor == "postgresql" else "TEMPORARY"
     cursor.execute(f"DROP TABLE IF EXISTS {FRESH_TABLE}")
+    if connection.vendor == "postgresql":
+        # Sorting millions of joined rows on ten keys to group them costs several times a
+        # hash aggregate (EXPLAIN ANALYZE at 1M responses: 35 s against 13 s).
+        cursor.execute("SET LOCAL enable_sort = off")
     cursor.execute(
         f"CREATE {kind} TABLE {FRESH_TABLE} AS "
         + _stage(f"r.in_rollup = %(true)s AND {response_where}"),
         params,
     )
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL enable_sort = on")
     _replace(cursor, "metrics_answercell", CELL_KEY, COMPONENTS, FRESH_TABLE, where, params)
     project = grouping_slices_sql if connection.vendor == "postgresql" else slices_sql
     _replace(

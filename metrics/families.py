@@ -312,18 +312,44 @@ COVERAGE_AGGREGATES = {
 }
 
 
-def _coverage(labels: Sequence[str], period: str, as_of: datetime) -> dict[RollupKey, Components]:
-    interactions = covered_interactions(labels, as_of)
+def _coverage(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
+    """Coverage components of every quarter and year, all and per slice: ten grouped
+    queries, however many quarters."""
     names = list(COVERAGE_AGGREGATES)
-    result = {
-        (period, SliceKind.ALL.value, ""): _counts(
-            interactions.aggregate(**COVERAGE_AGGREGATES), names
-        )
-    }
-    for kind, field in COMMON_SLICES.items():
-        for row in interactions.values(field).annotate(**COVERAGE_AGGREGATES).order_by():
-            if _is_member(row[field]):
-                result[(period, kind.value, str(row[field]))] = _counts(row, names)
+    result: dict[RollupKey, Components] = {}
+    base = Interaction.objects.filter(quarter__in=quarters, occurred_at__lte=as_of).annotate(
+        year=Substr("quarter", 1, 4)
+    )
+    # A customer is covered in a quarter by a response in that quarter, in a year by one in
+    # any quarter of that year.
+    by_period = {
+        "quarter": base.annotate(
+            responded=Exists(
+                RespondentQuarter.objects.filter(
+                    customer_id=OuterRef("customer_id"), quarter=OuterRef("quarter"),
+                    responses__gt=0,
+                )
+            )
+        ),
+        "year": base.annotate(
+            responded=Exists(
+                RespondentQuarter.objects.filter(
+                    customer_id=OuterRef("customer_id"), quarter__startswith=OuterRef("year"),
+                    responses__gt=0,
+                )
+            )
+        ),
+    }  # fmt: skip
+    for period_field, interactions in by_period.items():
+        groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+        groups += [(kind.value, field) for kind, field in COMMON_SLICES.items()]
+        for kind, field in groups:
+            keys = [period_field] + ([field] if field else [])
+            for row in interactions.values(*keys).annotate(**COVERAGE_AGGREGATES).order_by():
+                if field and not _is_member(row[field]):
+                    continue
+                value = str(row[field]) if field else ""
+                result[(row[period_field], kind, value)] = _counts(row, names)
     return result
 
 
@@ -372,12 +398,8 @@ def reach_compute(
         interactions, COMMON_SLICES, "quarter", lambda row: _counts(row, ["interactions"])
     ).items():
         result.setdefault(key, {}).update(components)
-    years = sorted({label[:4] for label in quarters})
-    periods = [(label, [label]) for label in quarters]
-    periods += [(year, [label for label in quarters if label.startswith(year)]) for year in years]
-    for period, labels in periods:
-        for key, components in _coverage(labels, period, as_of).items():
-            result.setdefault(key, {}).update(components)
+    for key, components in _coverage(quarters, as_of).items():
+        result.setdefault(key, {}).update(components)
     return list(cells.values()), result
 
 

@@ -1,7 +1,7 @@
 """What a question's scores mean: the measures and score tables of metrics.md, applied to the
 score counts the rollups keep per question (metrics/answers.py).
 
-A measure is nps, csat, ces, fcr or dim:<dimension id>, on a scale: its components (n, total,
+A measure is nps, csat, ces, fcr or dim:<dimension code>, on a scale: its components (n, total,
 total_sq, count_a, count_b) are what every survey metric's formula needs. count_a counts
 promoters (nps), the top two points (csat), easy scores (ces) or yes (fcr); count_b counts
 detractors (nps) or the bottom two points (csat). Scales are kept apart, so answers on
@@ -14,8 +14,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.db import connection
+
 from metrics import formulas
-from surveys.models import GridRow, Question
+from surveys.models import Question
 
 ScoreKey = tuple[int, int, int]  # question id, grid row id (0: none), score
 MeasureKey = tuple[str, int, int]  # measure, scale lo, scale hi
@@ -33,34 +35,38 @@ class Scored:
     table: str | None  # the score table's kind, None when its scores have none
 
 
+QUESTION_MAP_SQL = """
+SELECT q.id, 0, q.kind, q.role, q.scale_min, q.scale_max, d.code
+FROM surveys_question q LEFT JOIN surveys_dimension d ON d.id = q.dimension_id
+WHERE q.kind IN ('nps', 'csat', 'ces', 'yes_no')
+UNION ALL
+SELECT q.id, g.id, q.kind, q.role, q.scale_min, q.scale_max, d.code
+FROM surveys_gridrow g JOIN surveys_question q ON q.id = g.question_id
+LEFT JOIN surveys_dimension d ON d.id = g.dimension_id
+WHERE q.kind = 'rating_grid'
+"""
+
+
 def question_map() -> dict[tuple[int, int], Scored]:
-    """(question id, grid row id) -> what its scores feed. A yes/no answer feeds FCR (when
-    the question has that role) and never a dimension."""
+    """(question id, grid row id) -> what its scores feed; dimensions by code (dim:<code>).
+    A yes/no answer feeds FCR (when the question has that role) and never a dimension."""
     result: dict[tuple[int, int], Scored] = {}
-    questions = Question.objects.filter(
-        kind__in=["nps", "csat", "ces", "yes_no", "rating_grid"]
-    ).values("id", "kind", "role", "scale_min", "scale_max", "dimension_id")
-    rating_grids = {}
-    for question in questions:
-        kind = question["kind"]
+    with connection.cursor() as cursor:
+        cursor.execute(QUESTION_MAP_SQL)
+        rows = cursor.fetchall()
+    for question, grid_row, kind, role, scale_min, scale_max, dimension in rows:
         if kind == "yes_no":
-            if question["role"] == Question.Role.FCR:
-                result[(question["id"], 0)] = Scored(("fcr",), 0, 1, None)
+            if role == Question.Role.FCR:
+                result[(question, 0)] = Scored(("fcr",), 0, 1, None)
             continue
         default = Question.DEFAULT_SCALES[kind]
-        lo = question["scale_min"] if question["scale_min"] is not None else default[0]
-        hi = question["scale_max"] if question["scale_max"] is not None else default[1]
+        lo = scale_min if scale_min is not None else default[0]
+        hi = scale_max if scale_max is not None else default[1]
+        dimensions = (f"dim:{dimension}",) if dimension else ()
         if kind == "rating_grid":
-            rating_grids[question["id"]] = (lo, hi)
-            continue
-        dimension = (f"dim:{question['dimension_id']}",) if question["dimension_id"] else ()
-        result[(question["id"], 0)] = Scored((kind, *dimension), lo, hi, kind)
-    for row in GridRow.objects.filter(question_id__in=rating_grids).values(
-        "id", "question_id", "dimension_id"
-    ):
-        lo, hi = rating_grids[row["question_id"]]
-        dimension = (f"dim:{row['dimension_id']}",) if row["dimension_id"] else ()
-        result[(row["question_id"], row["id"])] = Scored(dimension, lo, hi, "rating")
+            result[(question, grid_row)] = Scored(dimensions, lo, hi, "rating")
+        else:
+            result[(question, 0)] = Scored((kind, *dimensions), lo, hi, kind)
     return result
 
 

@@ -77,6 +77,13 @@ class AnswerCell(CellAttributes, AnswerComponents):
                 name="answer_cell_key",
             )
         ]
+        # A combination of filters reads the cells of its quarters that match: the key serves
+        # the survey; these the agent, the team, and the channel with the segment.
+        indexes = [
+            models.Index(fields=["quarter", "agent_id"], name="answer_cell_agent_idx"),
+            models.Index(fields=["quarter", "team_id"], name="answer_cell_team_idx"),
+            models.Index(fields=["quarter", "channel", "segment"], name="answer_cell_channel_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quarter} question {self.question_id} score {self.score}: {self.answers}"

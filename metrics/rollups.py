@@ -163,24 +163,33 @@ CASE_ADDITIVE = (*families.CASE_COMPONENTS, "first_response_count")
 REACH_ADDITIVE = ("delivered", "delivered_answered", "interactions")
 
 
+def period_families(
+    periods: Sequence[Period], names: Sequence[str], filters: Filters, by: str | None = None
+) -> dict[str, dict[tuple[str, str], Components]]:
+    """Several families' components per (period, member): one query for the slices."""
+    use = _uses_slices(filters, by)
+    if use is None:
+        return {name: period_rollups(periods, name, filters, by) for name in names}
+    kind, value = use
+    rows = PeriodRollup.objects.filter(
+        period__in=[period.label for period in periods], family__in=names, slice_kind=kind
+    )
+    if by is None:
+        rows = rows.filter(slice_value=value)
+    result: dict[str, dict[tuple[str, str], Components]] = {name: {} for name in names}
+    for family, period, member, components in rows.values_list(
+        "family", "period", "slice_value", "components"
+    ):
+        result[family][(period, member if by is not None else "")] = components
+    return result
+
+
 def period_rollups(
     periods: Sequence[Period], family: str, filters: Filters, by: str | None = None
 ) -> dict[tuple[str, str], Components]:
     """A family's components per (period, member)."""
-    use = _uses_slices(filters, by)
-    if use is not None:
-        kind, value = use
-        rows = PeriodRollup.objects.filter(
-            period__in=[period.label for period in periods], family=family, slice_kind=kind
-        )
-        if by is None:
-            rows = rows.filter(slice_value=value)
-        return {
-            (period, member if by is not None else ""): components
-            for period, member, components in rows.values_list(
-                "period", "slice_value", "components"
-            )
-        }
+    if _uses_slices(filters, by) is not None:
+        return period_families(periods, [family], filters, by)[family]
     if family == PeriodRollup.Family.CATEGORIES:
         return _categories_from_cases(periods, filters)
     model: type[CaseCell] | type[ReachCell] = (

@@ -21,7 +21,6 @@ from metrics import formulas, rollups
 from metrics.measures import measures_of, question_map, tables_of
 from metrics.models import PeriodRollup, PeriodWeights, SliceKind
 from metrics.periods import Period, period_last_day, period_parse
-from surveys.models import Dimension
 
 Components = dict[str, Any]
 Measures = dict[tuple[str, int, int], dict[str, int]]
@@ -161,7 +160,7 @@ def _sum(rows: list[tuple[Any, dict[str, int]]], component: str) -> int:
 
 
 def dimension_scores(measures: Measures) -> dict[str, Figure]:
-    """Mean normalised score per dimension id (as "dim:<id>")."""
+    """Mean normalised score per dimension (as "dim:<code>")."""
     by_dimension: dict[str, list[tuple[tuple[str, int, int], dict[str, int]]]] = defaultdict(list)
     for key, components in measures.items():
         if key[0].startswith("dim:"):
@@ -196,9 +195,7 @@ def periods_weights(periods: Sequence[Period]) -> dict[str, dict[str, float]]:
     return result
 
 
-def _answer_figures(
-    measures: Measures, weights: dict[str, float], codes: dict[int, str]
-) -> dict[str, Figure]:
+def _answer_figures(measures: Measures, weights: dict[str, float]) -> dict[str, Figure]:
     nps_rows = _of(measures, "nps")
     n, promoters, detractors = (
         _sum(nps_rows, "n"),
@@ -236,14 +233,14 @@ def _answer_figures(
     fcr_rows = _of(measures, "fcr")
     figures["fcr"] = _proportion("fcr", _sum(fcr_rows, "count_a"), _sum(fcr_rows, "n"))
     scores = dimension_scores(measures)
-    by_code = {codes.get(int(name[4:]), name): figure.value for name, figure in scores.items()}
+    by_code = {name[4:]: figure.value for name, figure in scores.items()}
     composite = formulas.composite_index(by_code, weights)
     # n counts the answers of the dimensions that enter the index (listed in the profile);
     # a null index has no n, so it is never flagged as a low sample.
     entering = [
         figure.n
         for name, figure in scores.items()
-        if codes.get(int(name[4:]), name) in weights and figure.value is not None
+        if name[4:] in weights and figure.value is not None
     ]
     figures["composite"] = Figure(
         "composite",
@@ -357,10 +354,6 @@ def _applies(metric: str, kinds: frozenset[str]) -> bool:
     return kinds <= METRICS[metric].slices
 
 
-def _codes() -> dict[int, str]:
-    return dict(Dimension.objects.values_list("pk", "code"))
-
-
 def _figures(
     periods: Sequence[Period],
     filters: Filters,
@@ -376,27 +369,22 @@ def _figures(
     if "complaint_rate" in wanted:
         needed.add(PeriodRollup.Family.REACH)
     measures = _measures(periods, filters, by) if "answers" in needed else {}
-    cases = (
-        rollups.period_rollups(periods, PeriodRollup.Family.CASES, filters, by)
-        if PeriodRollup.Family.CASES in needed
-        else {}
-    )
-    reach = (
-        rollups.period_rollups(periods, PeriodRollup.Family.REACH, filters, by)
-        if PeriodRollup.Family.REACH in needed
-        else {}
-    )
+    family_names = [
+        name for name in (PeriodRollup.Family.CASES, PeriodRollup.Family.REACH) if name in needed
+    ]
+    read = rollups.period_families(periods, family_names, filters, by) if family_names else {}
+    cases = read.get(PeriodRollup.Family.CASES, {})
+    reach = read.get(PeriodRollup.Family.REACH, {})
     if by is None:
         keys = {(period.label, "") for period in periods}
     else:
         keys = set(measures) | set(cases) | set(reach)
     weights = periods_weights(periods) if "composite" in wanted else {}
-    codes = _codes() if "answers" in needed else {}
     result = {}
     for key in keys:
         figures: dict[str, Figure] = {}
         if "answers" in needed:
-            figures.update(_answer_figures(measures.get(key, {}), weights.get(key[0], {}), codes))
+            figures.update(_answer_figures(measures.get(key, {}), weights.get(key[0], {})))
         if PeriodRollup.Family.REACH in needed:
             figures.update(_reach_figures(reach.get(key, {}), kinds))
         if PeriodRollup.Family.CASES in needed:
@@ -526,11 +514,7 @@ def dimension_figures(period_label: str, filters: Filters | None = None) -> dict
     """Dimension scores keyed by dimension code."""
     period = period_parse(period_label)
     measures = _measures([period], _clean(filters)).get((period.label, ""), {})
-    codes = _codes()
-    return {
-        codes.get(int(name[4:]), name): figure
-        for name, figure in dimension_scores(measures).items()
-    }
+    return {name[4:]: figure for name, figure in dimension_scores(measures).items()}
 
 
 def repurchase_table(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
 from metrics import selectors, services, tasks
-from metrics.models import DirtyPeriod, FrozenQuarter, PeriodRollup, RecomputeJob
+from metrics.models import DirtyPeriod, FrozenQuarter, PeriodRollup, RecomputeJob, RollupClock
 from surveys.models import Response, Survey
 from surveys.services import response_submit
 
@@ -104,3 +104,19 @@ def test_open_periods_are_refreshed_as_time_passes(nps_survey: Survey) -> None:
     assert {"2025Q2", "2025Q1", "2024Q4"} <= periods
     soon = timezone.now() + timedelta(seconds=10)
     assert all(row.due_at <= soon for row in DirtyPeriod.objects.all())
+
+
+def test_refreshing_open_periods_twice_closes_windows_and_marks_periods_once(
+    nps_survey: Survey,
+) -> None:
+    _submit(nps_survey, 9, datetime(2025, 1, 10, tzinfo=SHANGHAI))
+    later = datetime(2025, 6, 1, tzinfo=SHANGHAI)
+
+    with time_machine.travel(later, tick=False):
+        tasks.metrics_refresh_open_periods()
+        marked = sorted(DirtyPeriod.objects.values_list("period", "family", "due_at"))
+        clock = list(RollupClock.objects.values_list("name", "at"))
+        tasks.metrics_refresh_open_periods()
+
+    assert sorted(DirtyPeriod.objects.values_list("period", "family", "due_at")) == marked
+    assert list(RollupClock.objects.values_list("name", "at")) == clock == [("repurchase", later)]
