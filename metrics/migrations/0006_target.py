@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0004_answer_cells_count_scores_per_question'),
+        ('metrics', '0005_answer_cell_indexes_and_room_for_in_place_updates'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
