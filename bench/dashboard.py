@@ -143,7 +143,13 @@ def phase_measure(args: argparse.Namespace) -> dict[str, Any]:
         medians[key] = round(statistics.median(times), 1)
         sizes[key] = len(response.content)
         log(f"  {url}: median {medians[key]} ms over {args.requests} requests")
-    return {"period": period, "median_ms": medians, "page_bytes": sizes}
+    # The machine is shared: the load average says how busy it was while measuring.
+    return {
+        "period": period,
+        "median_ms": medians,
+        "page_bytes": sizes,
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+    }
 
 
 PHASES = {"setup": phase_setup, "measure": phase_measure}
@@ -191,6 +197,11 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "median_ms_small": small_ms,
         "growth_by_filter": growth,
         "page_bytes": measured_large["page_bytes"],
+        "load_average_1m": {
+            "large": measured_large["load_average_1m_after"],
+            "small": measured_small["load_average_1m_after"],
+        },
+        "cpu_count": os.cpu_count(),
         "setups": setups,
         "code": code_version(),
         "wall_s": round(time.time() - started, 1),
