@@ -80,6 +80,11 @@ GROUP BY r.quarter, r.survey_id, r.channel, COALESCE(r.touchpoint_id, 0), r.segm
 """
 
 
+def none_of(field: str) -> int | str:
+    """The value a cell column holds when the record lacks the attribute."""
+    return 0 if field.endswith("_id") else ""
+
+
 def window() -> timedelta:
     return timedelta(hours=settings.METRICS_REPURCHASE_WINDOW_HOURS)
 
