@@ -452,6 +452,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "read_median_ms_small": read_small,
         "read_large_vs_small": _ratio(read_large, read_small),
         "read_medians_ms_large": large_medians,
+        "read_other_medians_ms_large": reads_large.get("other_median_ms", {}),
         "read_medians_ms_small": small_medians,
         "read_growth_by_kind": growth,
         "read_period": reads_large.get("period"),

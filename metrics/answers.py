@@ -80,6 +80,11 @@ GROUP BY r.quarter, r.survey_id, r.channel, COALESCE(r.touchpoint_id, 0), r.segm
 """
 
 
+def none_of(field: str) -> int | str:
+    """The value a cell column holds when the record lacks the attribute."""
+    return 0 if field.endswith("_id") else ""
+
+
 def window() -> timedelta:
     return timedelta(hours=settings.METRICS_REPURCHASE_WINDOW_HOURS)
 
@@ -263,10 +268,11 @@ def _prepared_apply(cursor: Any) -> str:
         connection._metrics_prepared_on = raw  # type: ignore[attr-defined]
     # Rollups are derived data, and the flag flips in the same transaction as the sums: a
     # crash loses both or neither. The outbox marks the event done only in a later, durable
-    # commit, which also flushes this one (synchronous_commit off).
+    # commit, which also flushes this one (synchronous_commit off). Inside a caller's
+    # transaction, which may hold writes that must be durable, commits stay synchronous.
+    relaxed = "" if connection.in_atomic_block else "SET LOCAL synchronous_commit = off; "
     return (
-        f"SELECT pg_advisory_xact_lock_shared({ROLLUP_LOCK}); "
-        "SET LOCAL synchronous_commit = off; "
+        f"SELECT pg_advisory_xact_lock_shared({ROLLUP_LOCK}); {relaxed}"
         f"EXECUTE {PREPARED_APPLY} (%(response)s, %(due)s)"
     )
 

@@ -42,6 +42,7 @@ from django.db.models.functions import Coalesce, Extract, Substr
 from feedback.models import Case, ImprovementAction
 from metrics import answers, formulas
 from metrics.models import (
+    CELL_FIELDS,
     CaseCell,
     PeriodRollup,
     ReachCell,
@@ -226,11 +227,72 @@ def responded_q(as_of: datetime) -> Q:
     return Q(first_response__isnull=False, first_response__lte=as_of)
 
 
+def _insert_cells(
+    model: type[CaseCell] | type[ReachCell],
+    grouped: QuerySet[Any],
+    components: Sequence[str],
+    as_of: datetime,
+) -> None:
+    """Insert a grouped queryset's rows as cells, in the database (no row through Python):
+    the attributes a record lacks become 0 or ""."""
+    sql, params = grouped.query.sql_with_params()
+    present = set(grouped.query.values_select)
+
+    def attribute(name: str) -> str:
+        if name == "quarter":
+            return "x.quarter"
+        none = "0" if name.endswith("_id") else "''"
+        return f"COALESCE(x.{name}, {none})" if name in present else none
+
+    # Every count column of the model: those the query does not compute are 0.
+    counts = [
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.get_internal_type() == "BigIntegerField"
+    ]
+    columns = [*CELL_FIELDS, *counts, "as_of"]
+    values = [
+        *(attribute(name) for name in CELL_FIELDS),
+        *(f"COALESCE(x.{name}, 0)" if name in components else "0" for name in counts),
+        "%s",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM ({sql}) x",
+            [connection.ops.adapt_datetimefield_value(as_of), *params],
+        )
+
+
+def _slices_from_cells(
+    model: type[CaseCell] | type[ReachCell],
+    quarters: Sequence[str],
+    slices: dict[str, str],
+    components: Sequence[str],
+) -> dict[RollupKey, Components]:
+    """The slices of every quarter and year, added up from the stored cells."""
+    result: dict[RollupKey, Components] = {}
+    base = model.objects.filter(quarter__in=quarters).annotate(year=Substr("quarter", 1, 4))
+    sums = {f"sum_{name}": Sum(name) for name in components}
+    for period_field in ("quarter", "year"):
+        groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+        groups += [(kind.value, field) for kind, field in slices.items()]
+        for kind, field in groups:
+            keys = [period_field] + ([field] if field else [])
+            cells = base.exclude(**{field: answers.none_of(field)}) if field else base
+            for row in cells.values(*keys).annotate(**sums).order_by():
+                value = str(row[field]) if field else ""
+                result[(row[period_field], kind, value)] = {
+                    name: int(row[f"sum_{name}"] or 0) for name in components
+                }
+    return result
+
+
 def cases_compute(
-    quarters: Sequence[str], as_of: datetime
-) -> tuple[list[Cell], dict[RollupKey, Components]]:
+    quarters: Sequence[str], as_of: datetime, store: Sequence[str]
+) -> dict[RollupKey, Components]:
     """Complaint resolution, non-repeat resolution, operational FCR, SLA, conversion, FRT:
-    the cells of the quarters, and the slices of each quarter and year."""
+    stores the cells of the `store` quarters, returns the slices of each quarter and year."""
     rows = case_rows(quarters, as_of)
     complaint = Q(kind=Case.Kind.COMPLAINT)
     resolved = Q(resolved_at__isnull=False, resolved_at__lte=as_of)
@@ -255,15 +317,16 @@ def cases_compute(
         "first_response_count": Count("pk", filter=responded),
     }
     fields = ["quarter", *CASE_SLICES.values()]
-    grouped = list(rows.values(*fields).annotate(**aggregates).order_by())
-    cells = [{**_cell(row), **_counts(row, list(aggregates))} for row in grouped]
-    result = _project(grouped, CASE_SLICES, "quarter", lambda row: _counts(row, CASE_COMPONENTS))
+    CaseCell.objects.filter(quarter__in=store).delete()
+    grouped = rows.filter(quarter__in=store).values(*fields).annotate(**aggregates).order_by()
+    _insert_cells(CaseCell, grouped, list(aggregates), as_of)
+    result = _slices_from_cells(CaseCell, quarters, CASE_SLICES, CASE_COMPONENTS)
     medians = _median_hours(rows.filter(responded), fields)
     for key, components in result.items():
         median, count = medians.get(key, (None, 0))
         components["first_response_hours_median"] = median
         components["first_response_count"] = count
-    return cells, result
+    return result
 
 
 def categories_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
@@ -353,17 +416,20 @@ def _coverage(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Compo
     return result
 
 
+REACH_COMPONENTS = ("delivered", "delivered_answered", "interactions")
+
+
 def reach_compute(
-    quarters: Sequence[str], as_of: datetime
-) -> tuple[list[Cell], dict[RollupKey, Components]]:
-    """Invitations delivered and answered (by send quarter), interactions, coverage: the cells
-    of the quarters, and the slices of each quarter and year."""
+    quarters: Sequence[str], as_of: datetime, store: Sequence[str]
+) -> dict[RollupKey, Components]:
+    """Invitations delivered and answered (by send quarter), interactions, coverage: stores
+    the cells of the `store` quarters, returns the slices of each quarter and year."""
     answered = Response.objects.filter(
         Response.counted_q(), invitation=OuterRef("pk"), submitted_at__lte=as_of
     )
-    invitations = list(
+    invitations = (
         Invitation.objects.filter(
-            quarter__in=quarters,
+            quarter__in=store,
             sent_at__lte=as_of,
             delivered_at__isnull=False,
             delivered_at__lte=as_of,
@@ -373,47 +439,24 @@ def reach_compute(
         .annotate(delivered=Count("pk"), delivered_answered=Count("pk", filter=Q(answered=True)))
         .order_by()
     )
-    interactions = list(
-        Interaction.objects.filter(quarter__in=quarters, occurred_at__lte=as_of)
+    # Interactions have no survey nor channel: their cells (survey 0, channel "") never meet
+    # an invitation's.
+    interactions = (
+        Interaction.objects.filter(quarter__in=store, occurred_at__lte=as_of)
         .values("quarter", *COMMON_SLICES.values())
         .annotate(interactions=Count("pk"))
         .order_by()
     )
-    cells: dict[tuple[Any, ...], Cell] = {}
-    for row in [*invitations, *interactions]:
-        cell = _cell(row)
-        target = cells.setdefault(
-            tuple(cell.values()),
-            {**cell, "delivered": 0, "delivered_answered": 0, "interactions": 0},
-        )
-        for name in ("delivered", "delivered_answered", "interactions"):
-            target[name] += row.get(name, 0)
-    result = _project(
-        invitations,
-        EVENT_SLICES,
-        "quarter",
-        lambda row: _counts(row, ["delivered", "delivered_answered"]),
-    )
-    for key, components in _project(
-        interactions, COMMON_SLICES, "quarter", lambda row: _counts(row, ["interactions"])
-    ).items():
-        result.setdefault(key, {}).update(components)
+    ReachCell.objects.filter(quarter__in=store).delete()
+    _insert_cells(ReachCell, invitations, ["delivered", "delivered_answered"], as_of)
+    _insert_cells(ReachCell, interactions, ["interactions"], as_of)
+    result = _slices_from_cells(ReachCell, quarters, EVENT_SLICES, REACH_COMPONENTS)
     for key, components in _coverage(quarters, as_of).items():
         result.setdefault(key, {}).update(components)
-    return list(cells.values()), result
+    return result
 
 
 # ---------------------------------------------------------------- storing
-
-
-def _store_cells(model: type[CaseCell] | type[ReachCell], quarters: Sequence[str],
-                 cells: Iterable[Cell], as_of: datetime) -> None:  # fmt: skip
-    model.objects.filter(quarter__in=quarters).delete()
-    kept = set(quarters)
-    model.objects.bulk_create(
-        (model(**cell, as_of=as_of) for cell in cells if cell["quarter"] in kept),
-        batch_size=2000,
-    )
 
 
 def _store_periods(
@@ -458,11 +501,9 @@ def family_store(
         year for year in sorted({q[:4] for q in scope}) if year not in skipped
     ]
     if family == PeriodRollup.Family.CASES:
-        cells, computed = cases_compute(scope, as_of)
-        _store_cells(CaseCell, quarters_kept, cells, as_of)
+        computed = cases_compute(scope, as_of, quarters_kept)
         written = _store_periods(family, periods, computed, as_of)
         categories = categories_compute(scope, as_of)
         return written + _store_periods(PeriodRollup.Family.CATEGORIES, periods, categories, as_of)
-    cells, computed = reach_compute(scope, as_of)
-    _store_cells(ReachCell, quarters_kept, cells, as_of)
+    computed = reach_compute(scope, as_of, quarters_kept)
     return _store_periods(family, periods, computed, as_of)
