@@ -42,6 +42,7 @@ MANAGER_PERMISSIONS = [
     "feedback.add_improvementaction",
     "feedback.change_improvementaction",
     "surveys.view_all_responses",
+    "metrics.view_target",
 ]
 ADMIN_PERMISSIONS = [
     *MANAGER_PERMISSIONS,
@@ -49,6 +50,9 @@ ADMIN_PERMISSIONS = [
     "metrics.add_weightprofile",
     "metrics.change_weightprofile",
     "metrics.add_recomputejob",
+    "metrics.add_target",
+    "metrics.change_target",
+    "metrics.delete_target",
     "accounts.view_user",
     "accounts.add_user",
     "accounts.change_user",

@@ -452,6 +452,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "read_median_ms_small": read_small,
         "read_large_vs_small": _ratio(read_large, read_small),
         "read_medians_ms_large": large_medians,
+        "read_other_medians_ms_large": reads_large.get("other_median_ms", {}),
         "read_medians_ms_small": small_medians,
         "read_growth_by_kind": growth,
         "read_period": reads_large.get("period"),
@@ -1240,19 +1241,14 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
     # The incremental path must give the numbers a rebuild gives (style.md, "Data flow").
     current = Quarter.current().label
-    columns = (
-        "slice_kind",
-        "slice_value",
-        "measure",
-        "scale_lo",
-        "scale_hi",
-        "n",
-        "total",
-        "total_sq",
-        "count_a",
-        "count_b",
+    columns = ("slice_kind", "slice_value", "question_id", "grid_row_id", "score", "answers",
+               "repurchase_open", "repurchase_closed", "repurchase_bought")  # fmt: skip
+    # Emptied rows (a response taken away again) hold no data; a rebuild drops them.
+    incremental = sorted(
+        row
+        for row in AnswerSlice.objects.filter(quarter=current).values_list(*columns)
+        if any(row[5:])
     )
-    incremental = sorted(AnswerSlice.objects.filter(quarter=current).values_list(*columns))
     answers_rebuild([current])
     rebuilt = sorted(AnswerSlice.objects.filter(quarter=current).values_list(*columns))
     return {
@@ -1261,34 +1257,66 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
         "count": len(timed),
         "submit_median_ms": round(statistics.median(submit_ms), 3),
         "matches_rebuild": incremental == rebuilt,
+        "rows_differing": len(set(incremental) ^ set(rebuilt)),
     }
 
 
+def _timed_reads(read: Callable[[], object]) -> float:
+    for _run in range(READ_WARMUP):
+        read()
+    times = []
+    for _run in range(READ_COUNT):
+        started = time.perf_counter()
+        read()
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 3)
+
+
 def phase_reads(args: argparse.Namespace) -> dict[str, Any]:
-    """metric_figures for the last closed quarter, all and one slice; medians in ms."""
+    """Dashboard reads for the last closed quarter, medians in ms: every metric with no
+    filter, one filter and a combination of three (the target's figures), and the other
+    reads a dashboard makes (an 8-quarter trend, a slice list, score distribution, complaint
+    categories), reported beside them."""
+    from accounts.models import User
     from metrics.periods import Quarter
-    from metrics.selectors import metric_figures
+    from metrics.selectors import (
+        complaint_categories,
+        metric_figures,
+        metric_trend,
+        score_distribution,
+        slice_figures,
+    )
 
     current = Quarter.current()
     period = current.previous().label
-    medians = {}
-    for kind, value in [("all", ""), READ_SLICE]:
-        for _run in range(READ_WARMUP):
-            metric_figures(period, kind, value)
-        times = []
-        for _run in range(READ_COUNT):
-            started = time.perf_counter()
-            metric_figures(period, kind, value)
-            times.append((time.perf_counter() - started) * 1000)
-        medians[f"{kind}={value}" if value else kind] = round(statistics.median(times), 3)
+    agent = User.objects.filter(username="bench-agent-03").values_list("pk", flat=True).first()
+    combination = {"channel": "email", "segment": "normal", "agent": str(agent)}
     quarter, labels = current, []
     for _step in range(8):
         labels.append(quarter.label)
         quarter = quarter.previous()
+    medians = {
+        "all": _timed_reads(lambda: metric_figures(period)),
+        "channel=email": _timed_reads(lambda: metric_figures(period, dict([READ_SLICE]))),
+        "channel+segment+agent": _timed_reads(lambda: metric_figures(period, combination)),
+    }
+    others = {
+        "trend nps 8 quarters": _timed_reads(lambda: metric_trend("nps", labels)),
+        "nps by agent": _timed_reads(lambda: slice_figures(period, "agent", "nps")),
+        "score distribution": _timed_reads(lambda: score_distribution(period)),
+        "complaint categories": _timed_reads(lambda: complaint_categories(period)),
+        "score distribution, combination": _timed_reads(
+            lambda: score_distribution(period, combination)
+        ),
+        "complaint categories, combination": _timed_reads(
+            lambda: complaint_categories(period, {"channel": "phone", "agent": str(agent)})
+        ),
+    }
     return {
         "period": period,
         "current": current.label,
         "median_ms": medians,
+        "other_median_ms": others,
         "nps_by_quarter": {label: metric_figures(label)["nps"].value for label in labels},
     }
 
@@ -1318,16 +1346,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 def code_version() -> str:
     """The commit checked out and a hash of the application's Python files as they are now:
     another engineer may be changing them while the benchmark runs."""
-    head = (ROOT / ".git" / "HEAD").read_text().strip()
-    if head.startswith("ref: "):
-        ref = ROOT / ".git" / head[5:]
-        packed = ROOT / ".git" / "packed-refs"
-        if ref.exists():
-            head = ref.read_text().strip()
-        elif packed.exists():
-            found = [line.split()[0] for line in packed.read_text().splitlines()
-                     if line.endswith(" " + head[5:])]  # fmt: skip
-            head = found[0] if found else head
+    # `git rev-parse` also works in a worktree, where .git is a file naming the real one.
+    found = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    head = found.stdout.strip() or "unknown"
     digest = hashlib.sha256()
     for path in sorted(ROOT.glob("[acfms]*/**/*.py")):
         if ".venv" not in path.parts and "bench" not in path.parts:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
@@ -9,7 +10,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.views import home
 from csat.views import healthz
 from feedback.apis import CaseActionApi, CaseListApi
-from metrics.apis import MetricDetailApi, MetricListApi, RepurchaseApi, WeightProfileApi
+from metrics.apis import (
+    ComplaintCategoriesApi,
+    MetricDetailApi,
+    MetricListApi,
+    RepurchaseApi,
+    ScoreDistributionApi,
+    WeightProfileApi,
+)
+from metrics.target_apis import TargetDetailApi, TargetListApi, TargetStatusApi
 from surveys.apis import ResponseCreateApi, SurveyListApi
 from surveys.outreach.urls import api_urlpatterns as outreach_api_urlpatterns
 
@@ -25,10 +34,26 @@ api_urlpatterns = [
     path("metrics/", MetricListApi.as_view(), name="metric-list"),
     path("weights/", WeightProfileApi.as_view(), name="weights"),
     path("metrics/repurchase/", RepurchaseApi.as_view(), name="repurchase"),
+    path("targets/", TargetListApi.as_view(), name="target-list"),
+    path("targets/status/", TargetStatusApi.as_view(), name="target-status"),
+    path("targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
+    path("metrics/scores/", ScoreDistributionApi.as_view(), name="score-distribution"),
+    path(
+        "metrics/complaint-categories/",
+        ComplaintCategoriesApi.as_view(),
+        name="complaint-categories",
+    ),
     path("metrics/<str:metric>/", MetricDetailApi.as_view(), name="metric-detail"),
     *outreach_api_urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "docs/",
+        # Swagger UI's page carries one inline <style> block: allowed on this page only.
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api:schema")
+        ),
+        name="docs",
+    ),
 ]
 
 urlpatterns = [

@@ -14,14 +14,29 @@ from rest_framework.views import APIView
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
 from metrics import selectors, services
-from metrics.models import SliceKind, WeightProfile
+from metrics.models import WeightProfile
 from metrics.periods import Quarter, period_parse
 
+FILTER_DESCRIPTIONS = {
+    "survey": "Only this survey (its id)",
+    "channel": "Only this channel (its code: web, email, sms, qr, phone, embed, api, import)",
+    "touchpoint": "Only this touchpoint (its id)",
+    "segment": "Only this customer segment (high_value, normal, churn_risk)",
+    "team": "Only this team (its id): the team of the agent who served the customer then",
+    "agent": "Only this agent (the staff member's id who served the customer)",
+}
 PARAMETERS = [
     OpenApiParameter("period", str, description="A quarter (2025Q1) or a year (2025)"),
-    OpenApiParameter("slice_kind", str, enum=SliceKind.values),
-    OpenApiParameter("slice_value", str, description="The member's id (survey, team, agent...)"),
+    *(
+        OpenApiParameter(kind, str, description=description, required=False)
+        for kind, description in FILTER_DESCRIPTIONS.items()
+    ),
 ]
+FILTERS_NOTE = (
+    " Filters combine: every one given applies at once. A metric whose records lack an "
+    "attribute is absent under a filter on it (cases and interactions have no survey, "
+    "interactions no channel)."
+)
 
 
 class FigureSerializer(serializers.Serializer):
@@ -46,22 +61,29 @@ class FigureSerializer(serializers.Serializer):
         return selectors.METRICS[figure.metric].lower_is_better
 
 
-def _query(request: Request) -> tuple[str, str, str]:
+def _query(request: Request) -> tuple[str, dict[str, str]]:
+    """The period and the filters of a metrics request; a 400 names each bad parameter."""
     errors: dict[str, list[str]] = {}
     period = request.query_params.get("period") or Quarter.current().label
     try:
         period_parse(period)
     except ValueError:
         errors["period"] = [_("Give a quarter such as 2025Q1 or a year such as 2025.")]
-    slice_kind = request.query_params.get("slice_kind", SliceKind.ALL)
-    slice_value = request.query_params.get("slice_value", "")
-    if slice_kind not in SliceKind.values:
-        errors["slice_kind"] = [_("Choose one of: %s.") % ", ".join(SliceKind.values)]
-    elif slice_kind != SliceKind.ALL and not slice_value:
-        errors["slice_value"] = [_("Name the member of the slice.")]
+    known = {"period", *selectors.FILTER_KINDS}
+    for name in sorted(set(request.query_params) - known):
+        errors[name] = [
+            _("Unknown parameter; use period and the filters %(kinds)s.")
+            % {"kinds": ", ".join(selectors.FILTER_KINDS)}
+        ]
+    raw = {kind: request.query_params.get(kind, "") for kind in selectors.FILTER_KINDS}
+    filters: dict[str, str] = {}
+    try:
+        filters = selectors.filters_validate(raw)
+    except ApplicationError as error:
+        errors.update(error.fields)
     if errors:
         raise ApplicationError(_("The metric query is not valid."), errors)
-    return period, slice_kind, slice_value
+    return period, filters
 
 
 class MetricListApi(APIView):
@@ -69,23 +91,23 @@ class MetricListApi(APIView):
 
     class MetricListOutputSerializer(serializers.Serializer):
         period = serializers.CharField()
-        slice_kind = serializers.CharField()
-        slice_value = serializers.CharField()
+        filters = serializers.DictField(child=serializers.CharField())
         metrics = FigureSerializer(many=True)
 
     @extend_schema(
         parameters=PARAMETERS,
         responses=MetricListOutputSerializer,
         operation_id="metrics_list",
-        summary="Every metric for a period and slice",
+        summary="Every metric for a period within the filters",
+        description="Every metric of metrics.md with n, 95% interval, low-sample flag and the "
+        "change on the previous period." + FILTERS_NOTE,
     )
     def get(self, request: Request) -> ApiResponse:
-        period, slice_kind, slice_value = _query(request)
-        figures = selectors.metric_figures(period, slice_kind, slice_value)
+        period, filters = _query(request)
+        figures = selectors.metric_figures(period, filters)
         data: dict[str, Any] = {
             "period": period,
-            "slice_kind": slice_kind,
-            "slice_value": slice_value,
+            "filters": filters,
             "metrics": list(figures.values()),
         }
         return ApiResponse(self.MetricListOutputSerializer(data).data)
@@ -94,7 +116,13 @@ class MetricListApi(APIView):
 class MetricDetailApi(APIView):
     permission_classes = [has_perm("metrics.view_dashboard")]
 
-    @extend_schema(parameters=PARAMETERS, responses=FigureSerializer, summary="One metric")
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=FigureSerializer,
+        summary="One metric",
+        description="One metric for a period within the filters, with the change on the "
+        "previous period. 400 when the metric does not exist within the filters." + FILTERS_NOTE,
+    )
     def get(self, request: Request, metric: str) -> ApiResponse:
         if metric not in selectors.METRICS:
             raise ApplicationError(
@@ -102,16 +130,15 @@ class MetricDetailApi(APIView):
                 {"metric": [_("Choose one of: %s.") % ", ".join(selectors.METRICS)]},
                 status_code=404,
             )
-        period, slice_kind, slice_value = _query(request)
-        figure = selectors.metric_figure(period, metric, slice_kind, slice_value)
+        period, filters = _query(request)
+        figure = selectors.metric_figures(period, filters).get(metric)
         if figure is None:
+            absent = sorted(set(filters) - selectors.METRICS[metric].slices)
             raise ApplicationError(
-                _("This metric does not exist for that slice."),
+                _("This metric does not exist within these filters."),
                 {
-                    "slice_kind": [
-                        _("%(metric)s has no %(kind)s slice.")
-                        % {"metric": metric, "kind": slice_kind}
-                    ]
+                    kind: [_("%(metric)s has no %(kind)s.") % {"metric": metric, "kind": kind}]
+                    for kind in absent
                 },
             )
         return ApiResponse(FigureSerializer(figure).data)
@@ -132,14 +159,67 @@ class RepurchaseApi(APIView):
         parameters=PARAMETERS,
         responses=RepurchaseOutputSerializer,
         summary="Repurchase rate by score band",
+        description="Counted answers of identified customers; an answer whose repurchase "
+        "window is still open is counted in window_open, not in the rate." + FILTERS_NOTE,
     )
     def get(self, request: Request) -> ApiResponse:
-        period, slice_kind, slice_value = _query(request)
-        data = {
-            "period": period,
-            "tables": selectors.repurchase_table(period, slice_kind, slice_value),
-        }
+        period, filters = _query(request)
+        data = {"period": period, "tables": selectors.repurchase_table(period, filters)}
         return ApiResponse(self.RepurchaseOutputSerializer(data).data)
+
+
+class ScoreDistributionApi(APIView):
+    permission_classes = [has_perm("metrics.view_dashboard")]
+
+    class ScoreDistributionOutputSerializer(serializers.Serializer):
+        class PointSerializer(serializers.Serializer):
+            score = serializers.IntegerField()
+            count = serializers.IntegerField()
+
+        period = serializers.CharField()
+        tables = serializers.DictField(
+            child=PointSerializer(many=True),
+            help_text='One table per scored kind and scale ("nps 0-10", "csat 1-5", "ces 1-7", '
+            '"rating 1-5"), every point of the scale listed with its count of answers.',
+        )
+
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=ScoreDistributionOutputSerializer,
+        summary="Score distribution",
+        description="How many counted answers gave each score." + FILTERS_NOTE,
+    )
+    def get(self, request: Request) -> ApiResponse:
+        period, filters = _query(request)
+        data = {"period": period, "tables": selectors.score_distribution(period, filters)}
+        return ApiResponse(self.ScoreDistributionOutputSerializer(data).data)
+
+
+class ComplaintCategoriesApi(APIView):
+    permission_classes = [has_perm("metrics.view_dashboard")]
+
+    class ComplaintCategoriesOutputSerializer(serializers.Serializer):
+        class CategorySerializer(serializers.Serializer):
+            category_id = serializers.IntegerField(allow_null=True)
+            name = serializers.CharField()
+            root_cause = serializers.CharField()
+            complaints = serializers.IntegerField()
+            customers = serializers.IntegerField(help_text="distinct identified customers")
+
+        period = serializers.CharField()
+        categories = CategorySerializer(many=True)
+
+    @extend_schema(
+        parameters=PARAMETERS,
+        responses=ComplaintCategoriesOutputSerializer,
+        summary="Complaints by category (Pareto)",
+        description="Complaints opened in the period by category, most first. Complaints have "
+        "no survey: with a survey filter the list is empty." + FILTERS_NOTE,
+    )
+    def get(self, request: Request) -> ApiResponse:
+        period, filters = _query(request)
+        data = {"period": period, "categories": selectors.complaint_categories(period, filters)}
+        return ApiResponse(self.ComplaintCategoriesOutputSerializer(data).data)
 
 
 class WeightProfileApi(APIView):

@@ -1,11 +1,13 @@
-"""Per-period rollups that are not answer sums: cases, reach (response rate, coverage,
-interactions) and repurchase by score.
+"""Per-period rollups that are not answer sums: cases, complaint categories, reach
+(response rate, coverage, interactions) and the repurchase state of answers.
 
 They depend on the as-of moment (deadlines pass, windows close), so workers recompute them
 from source rows. Each family runs one grouped query at cell level (quarter x attributes)
-over every quarter in scope; Python then adds the cells (not the events) into the slices of
-each quarter and its year. Distinct-customer counts and medians cannot be added up, so they
-get grouped queries of their own.
+over every quarter in scope and stores the cells (CaseCell, ReachCell: any combination of
+filters is a sum of them); Python then adds the cells (not the events) into the slices of
+each quarter and its year (PeriodRollup, what a dashboard reads). Distinct-customer counts
+and medians cannot be added up, so they get grouped queries of their own per slice; a
+combination of two or more filters computes them when read (metrics/rollups.py).
 """
 
 from __future__ import annotations
@@ -38,12 +40,20 @@ from django.db.models import Case as CaseWhen
 from django.db.models.functions import Coalesce, Extract, Substr
 
 from feedback.models import Case, ImprovementAction
-from metrics import formulas
-from metrics.models import PeriodRollup, SliceKind
-from surveys.models import Answer, Interaction, Invitation, Question, Response
+from metrics import answers, formulas
+from metrics.models import (
+    CELL_FIELDS,
+    CaseCell,
+    PeriodRollup,
+    ReachCell,
+    RespondentQuarter,
+    SliceKind,
+)
+from surveys.models import Interaction, Invitation, Response
 
 Components = dict[str, Any]
 RollupKey = tuple[str, str, str]  # period, slice kind, slice value
+Cell = dict[str, Any]
 
 COMMON_SLICES = {
     SliceKind.TOUCHPOINT: "touchpoint_id",
@@ -117,6 +127,14 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
+def first_response_hours() -> Any:
+    """Hours from opening to the first response (annotated as `first_response`)."""
+    return Extract(
+        ExpressionWrapper(F("first_response") - F("opened_at"), output_field=DurationField()),
+        "epoch",
+    ) / Value(3600.0)
+
+
 def _median_hours(
     responded: QuerySet[Case], fields: Sequence[str]
 ) -> dict[RollupKey, tuple[float | None, int]]:
@@ -127,10 +145,7 @@ def _median_hours(
     """
     result: dict[RollupKey, tuple[float | None, int]] = {}
     if connection.vendor == "postgresql":
-        hours = Extract(
-            ExpressionWrapper(F("first_response") - F("opened_at"), output_field=DurationField()),
-            "epoch",
-        ) / Value(3600.0)
+        hours = first_response_hours()
         annotated = responded.annotate(year=Substr("quarter", 1, 4))
         for period_field in ("quarter", "year"):
             groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
@@ -159,8 +174,37 @@ def _median_hours(
     return {key: (formulas.median(values), len(values)) for key, values in delays.items()}
 
 
-def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
-    """Complaint resolution, non-repeat resolution, operational FCR, SLA, conversion, FRT."""
+CASE_COMPONENTS = (
+    "cases",
+    "complaints",
+    "complaints_resolved",
+    "complaints_nonrepeat",
+    "complaints_window_open",
+    "resolved",
+    "resolved_one_contact",
+    "fr_met",
+    "fr_decided",
+    "res_met",
+    "res_decided",
+    "linked_to_action",
+)
+
+
+def _cell(row: dict[str, Any], quarter_field: str = "quarter") -> dict[str, Any]:
+    """A cell's key fields from a grouped row: 0 and "" for a missing attribute."""
+    return {
+        "quarter": row[quarter_field],
+        "survey_id": row.get("survey_id") or 0,
+        "channel": row.get("channel") or "",
+        "touchpoint_id": row.get("touchpoint_id") or 0,
+        "segment": row.get("segment") or "",
+        "team_id": row.get("team_id") or 0,
+        "agent_id": row.get("agent_id") or 0,
+    }
+
+
+def case_rows(quarters: Sequence[str], as_of: datetime) -> QuerySet[Case]:
+    """The cases opened in these quarters by the as-of moment, with what their metrics need."""
     repeat = Case.objects.filter(
         kind=Case.Kind.COMPLAINT,
         customer=OuterRef("customer"),
@@ -171,14 +215,88 @@ def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, C
         ),
     ).filter(opened_at__lte=as_of)
     linked = ImprovementAction.cases.through.objects.filter(case_id=OuterRef("pk"))
-    rows = Case.objects.filter(quarter__in=quarters, opened_at__lte=as_of).annotate(
+    return Case.objects.filter(quarter__in=quarters, opened_at__lte=as_of).annotate(
         first_response=Coalesce("first_response_at", "resolved_at"),
         has_repeat=Exists(repeat),
         has_action=Exists(linked),
     )
+
+
+def responded_q(as_of: datetime) -> Q:
+    """Cases with a first response (or a resolution) by the as-of moment."""
+    return Q(first_response__isnull=False, first_response__lte=as_of)
+
+
+def _insert_cells(
+    model: type[CaseCell] | type[ReachCell],
+    grouped: QuerySet[Any],
+    components: Sequence[str],
+    as_of: datetime,
+) -> None:
+    """Insert a grouped queryset's rows as cells, in the database (no row through Python):
+    the attributes a record lacks become 0 or ""."""
+    sql, params = grouped.query.sql_with_params()
+    present = set(grouped.query.values_select)
+
+    def attribute(name: str) -> str:
+        if name == "quarter":
+            return "x.quarter"
+        none = "0" if name.endswith("_id") else "''"
+        return f"COALESCE(x.{name}, {none})" if name in present else none
+
+    # Every count column of the model: those the query does not compute are 0.
+    counts = [
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.get_internal_type() == "BigIntegerField"
+    ]
+    columns = [*CELL_FIELDS, *counts, "as_of"]
+    values = [
+        *(attribute(name) for name in CELL_FIELDS),
+        *(f"COALESCE(x.{name}, 0)" if name in components else "0" for name in counts),
+        "%s",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM ({sql}) x",
+            [connection.ops.adapt_datetimefield_value(as_of), *params],
+        )
+
+
+def _slices_from_cells(
+    model: type[CaseCell] | type[ReachCell],
+    quarters: Sequence[str],
+    slices: dict[str, str],
+    components: Sequence[str],
+) -> dict[RollupKey, Components]:
+    """The slices of every quarter and year, added up from the stored cells."""
+    result: dict[RollupKey, Components] = {}
+    base = model.objects.filter(quarter__in=quarters).annotate(year=Substr("quarter", 1, 4))
+    sums = {f"sum_{name}": Sum(name) for name in components}
+    for period_field in ("quarter", "year"):
+        groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+        groups += [(kind.value, field) for kind, field in slices.items()]
+        for kind, field in groups:
+            keys = [period_field] + ([field] if field else [])
+            cells = base.exclude(**{field: answers.none_of(field)}) if field else base
+            for row in cells.values(*keys).annotate(**sums).order_by():
+                value = str(row[field]) if field else ""
+                result[(row[period_field], kind, value)] = {
+                    name: int(row[f"sum_{name}"] or 0) for name in components
+                }
+    return result
+
+
+def cases_compute(
+    quarters: Sequence[str], as_of: datetime, store: Sequence[str]
+) -> dict[RollupKey, Components]:
+    """Complaint resolution, non-repeat resolution, operational FCR, SLA, conversion, FRT:
+    stores the cells of the `store` quarters, returns the slices of each quarter and year."""
+    rows = case_rows(quarters, as_of)
     complaint = Q(kind=Case.Kind.COMPLAINT)
     resolved = Q(resolved_at__isnull=False, resolved_at__lte=as_of)
-    responded = Q(first_response__isnull=False, first_response__lte=as_of)
+    responded = responded_q(as_of)
     fr_met = responded & Q(first_response__lte=F("first_response_due_at"))
     res_met = resolved & Q(resolved_at__lte=F("resolution_due_at"))
     aggregates = {
@@ -196,10 +314,13 @@ def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, C
         "res_met": Sum(_flag(res_met)),
         "res_decided": Sum(_flag(res_met | Q(resolution_due_at__lt=as_of))),
         "linked_to_action": Count("pk", filter=Q(has_action=True)),
+        "first_response_count": Count("pk", filter=responded),
     }
     fields = ["quarter", *CASE_SLICES.values()]
-    cells = rows.values(*fields).annotate(**aggregates).order_by()
-    result = _project(cells, CASE_SLICES, "quarter", lambda row: _counts(row, list(aggregates)))
+    CaseCell.objects.filter(quarter__in=store).delete()
+    grouped = rows.filter(quarter__in=store).values(*fields).annotate(**aggregates).order_by()
+    _insert_cells(CaseCell, grouped, list(aggregates), as_of)
+    result = _slices_from_cells(CaseCell, quarters, CASE_SLICES, CASE_COMPONENTS)
     medians = _median_hours(rows.filter(responded), fields)
     for key, components in result.items():
         median, count = medians.get(key, (None, 0))
@@ -208,43 +329,107 @@ def cases_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, C
     return result
 
 
+def categories_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
+    """Complaints opened in each period by category, with the distinct identified customers
+    who made them, per slice: {category id: [complaints, customers]}."""
+    complaints = Case.objects.filter(
+        kind=Case.Kind.COMPLAINT, quarter__in=quarters, opened_at__lte=as_of
+    ).annotate(year=Substr("quarter", 1, 4))
+    aggregates = {"complaints": Count("pk"), "customers": Count("customer", distinct=True)}
+    result: dict[RollupKey, Components] = defaultdict(dict)
+    for period_field in ("quarter", "year"):
+        groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+        groups += [(kind.value, field) for kind, field in CASE_SLICES.items()]
+        for kind, field in groups:
+            keys = [period_field, "category_id"] + ([field] if field else [])
+            for row in complaints.values(*keys).annotate(**aggregates).order_by():
+                if field and not _is_member(row[field]):
+                    continue
+                value = str(row[field]) if field else ""
+                category = str(row["category_id"] or 0)
+                result[(row[period_field], kind, value)][category] = [
+                    row["complaints"],
+                    row["customers"],
+                ]
+    return dict(result)
+
+
 # ---------------------------------------------------------------- reach
 
 
-def _coverage(labels: Sequence[str], period: str, as_of: datetime) -> dict[RollupKey, Components]:
-    responded = Response.objects.filter(
-        Response.counted_q(),
-        customer=OuterRef("customer"),
-        quarter__in=labels,
-        submitted_at__lte=as_of,
+def covered_interactions(labels: Sequence[str], as_of: datetime) -> QuerySet[Interaction]:
+    """The interactions of a period (its quarters), each marked whether its customer has a
+    counted response in the period: the respondents come from the answer rollups'
+    RespondentQuarter, not from the responses."""
+    responded = RespondentQuarter.objects.filter(
+        customer_id=OuterRef("customer_id"), quarter__in=labels, responses__gt=0
     )
-    interactions = Interaction.objects.filter(quarter__in=labels, occurred_at__lte=as_of).annotate(
+    return Interaction.objects.filter(quarter__in=labels, occurred_at__lte=as_of).annotate(
         responded=Exists(responded)
     )
-    aggregates = {
-        "customers": Count("customer", distinct=True),
-        "customers_covered": Count("customer", distinct=True, filter=Q(responded=True)),
-    }
-    result = {
-        (period, SliceKind.ALL.value, ""): _counts(
-            interactions.aggregate(**aggregates), list(aggregates)
-        )
-    }
-    for kind, field in COMMON_SLICES.items():
-        for row in interactions.values(field).annotate(**aggregates).order_by():
-            if _is_member(row[field]):
-                result[(period, kind.value, str(row[field]))] = _counts(row, list(aggregates))
+
+
+COVERAGE_AGGREGATES = {
+    "customers": Count("customer", distinct=True),
+    "customers_covered": Count("customer", distinct=True, filter=Q(responded=True)),
+}
+
+
+def _coverage(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
+    """Coverage components of every quarter and year, all and per slice: ten grouped
+    queries, however many quarters."""
+    names = list(COVERAGE_AGGREGATES)
+    result: dict[RollupKey, Components] = {}
+    base = Interaction.objects.filter(quarter__in=quarters, occurred_at__lte=as_of).annotate(
+        year=Substr("quarter", 1, 4)
+    )
+    # A customer is covered in a quarter by a response in that quarter, in a year by one in
+    # any quarter of that year.
+    by_period = {
+        "quarter": base.annotate(
+            responded=Exists(
+                RespondentQuarter.objects.filter(
+                    customer_id=OuterRef("customer_id"), quarter=OuterRef("quarter"),
+                    responses__gt=0,
+                )
+            )
+        ),
+        "year": base.annotate(
+            responded=Exists(
+                RespondentQuarter.objects.filter(
+                    customer_id=OuterRef("customer_id"), quarter__startswith=OuterRef("year"),
+                    responses__gt=0,
+                )
+            )
+        ),
+    }  # fmt: skip
+    for period_field, interactions in by_period.items():
+        groups: list[tuple[str, str | None]] = [(SliceKind.ALL.value, None)]
+        groups += [(kind.value, field) for kind, field in COMMON_SLICES.items()]
+        for kind, field in groups:
+            keys = [period_field] + ([field] if field else [])
+            for row in interactions.values(*keys).annotate(**COVERAGE_AGGREGATES).order_by():
+                if field and not _is_member(row[field]):
+                    continue
+                value = str(row[field]) if field else ""
+                result[(row[period_field], kind, value)] = _counts(row, names)
     return result
 
 
-def reach_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
-    """Invitations delivered and answered (by send quarter), interactions, coverage."""
+REACH_COMPONENTS = ("delivered", "delivered_answered", "interactions")
+
+
+def reach_compute(
+    quarters: Sequence[str], as_of: datetime, store: Sequence[str]
+) -> dict[RollupKey, Components]:
+    """Invitations delivered and answered (by send quarter), interactions, coverage: stores
+    the cells of the `store` quarters, returns the slices of each quarter and year."""
     answered = Response.objects.filter(
         Response.counted_q(), invitation=OuterRef("pk"), submitted_at__lte=as_of
     )
     invitations = (
         Invitation.objects.filter(
-            quarter__in=quarters,
+            quarter__in=store,
             sent_at__lte=as_of,
             delivered_at__isnull=False,
             delivered_at__lte=as_of,
@@ -254,131 +439,31 @@ def reach_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, C
         .annotate(delivered=Count("pk"), delivered_answered=Count("pk", filter=Q(answered=True)))
         .order_by()
     )
-    result = _project(
-        invitations,
-        EVENT_SLICES,
-        "quarter",
-        lambda row: _counts(row, ["delivered", "delivered_answered"]),
-    )
+    # Interactions have no survey nor channel: their cells (survey 0, channel "") never meet
+    # an invitation's.
     interactions = (
-        Interaction.objects.filter(quarter__in=quarters, occurred_at__lte=as_of)
+        Interaction.objects.filter(quarter__in=store, occurred_at__lte=as_of)
         .values("quarter", *COMMON_SLICES.values())
         .annotate(interactions=Count("pk"))
         .order_by()
     )
-    for key, components in _project(
-        interactions, COMMON_SLICES, "quarter", lambda row: _counts(row, ["interactions"])
-    ).items():
+    ReachCell.objects.filter(quarter__in=store).delete()
+    _insert_cells(ReachCell, invitations, ["delivered", "delivered_answered"], as_of)
+    _insert_cells(ReachCell, interactions, ["interactions"], as_of)
+    result = _slices_from_cells(ReachCell, quarters, EVENT_SLICES, REACH_COMPONENTS)
+    for key, components in _coverage(quarters, as_of).items():
         result.setdefault(key, {}).update(components)
-    years = sorted({label[:4] for label in quarters})
-    periods = [(label, [label]) for label in quarters]
-    periods += [(year, [label for label in quarters if label.startswith(year)]) for year in years]
-    for period, labels in periods:
-        for key, components in _coverage(labels, period, as_of).items():
-            result.setdefault(key, {}).update(components)
     return result
-
-
-# ---------------------------------------------------------------- repurchase
-
-
-def _scale(bound: str) -> Coalesce:
-    default = CaseWhen(
-        When(question__kind=Question.Kind.NPS, then=Value(0 if bound == "min" else 10)),
-        default=Value(1 if bound == "min" else 5),
-    )
-    return Coalesce(f"question__scale_{bound}", default)
-
-
-def _band() -> CaseWhen:
-    whens = [
-        When(
-            scale_lo=lo,
-            scale_hi=hi,
-            number__gte=band_lo,
-            number__lte=band_hi,
-            then=Value(f"{band_lo}-{band_hi}"),
-        )
-        for (lo, hi), bands in formulas.REPURCHASE_BANDS.items()
-        for band_lo, band_hi in bands
-    ]
-    return CaseWhen(*whens, default=Value(""))
-
-
-def repurchase_key(kind: str, lo: int, hi: int, band: str, count: str) -> str:
-    """The flat component name of one band's count: "nps 0-10|9-10|repurchased"."""
-    return f"{kind} {lo}-{hi}|{band}|{count}"
-
-
-def repurchase_compute(quarters: Sequence[str], as_of: datetime) -> dict[RollupKey, Components]:
-    """Repurchase by score band per scored kind and scale, with the open-window count."""
-    window = repurchase_window()
-    # Response.next_purchase_at holds the first purchase in the response's window, kept up
-    # to date by each purchase (responses_link_purchases): no per-answer purchase lookup.
-    bought = Q(response__next_purchase_at__isnull=False, response__next_purchase_at__lte=as_of)
-    open_window = Q(response__submitted_at__gt=as_of - window)
-    cells = (
-        Answer.objects.filter(
-            Response.counted_q("response__"),
-            response__quarter__in=quarters,
-            response__customer__isnull=False,
-            response__submitted_at__lte=as_of,
-            question__kind__in=[Question.Kind.NPS, Question.Kind.CSAT],
-            number__isnull=False,
-        )
-        .annotate(scale_lo=_scale("min"), scale_hi=_scale("max"))
-        .annotate(band=_band())
-        .values(
-            "response__quarter",
-            "question__kind",
-            "scale_lo",
-            "scale_hi",
-            "band",
-            *RESPONSE_SLICES.values(),
-        )
-        .annotate(
-            n=Count("pk", filter=~open_window),
-            bought=Count("pk", filter=~open_window & bought),
-            open=Count("pk", filter=open_window),
-        )
-        .order_by()
-    )
-
-    def components(row: dict[str, Any]) -> dict[str, int]:
-        name = (row["question__kind"], row["scale_lo"], row["scale_hi"], row["band"])
-        return {
-            repurchase_key(*name, "n"): row["n"],
-            repurchase_key(*name, "repurchased"): row["bought"],
-            repurchase_key(*name, "open"): row["open"],
-        }
-
-    return _project(cells, RESPONSE_SLICES, "response__quarter", components)
 
 
 # ---------------------------------------------------------------- storing
 
-FAMILIES: dict[str, Callable[[Sequence[str], datetime], dict[RollupKey, Components]]] = {
-    PeriodRollup.Family.CASES: cases_compute,
-    PeriodRollup.Family.REACH: reach_compute,
-    PeriodRollup.Family.REPURCHASE: repurchase_compute,
-}
 
-
-@transaction.atomic
-def family_store(
-    family: str, quarters: Sequence[str], as_of: datetime, skip: Iterable[str] = ()
+def _store_periods(
+    family: str, periods: Sequence[str], computed: dict[RollupKey, Components], as_of: datetime
 ) -> int:
-    """Recompute one family for whole years around `quarters`; replace their rows.
-
-    Periods in `skip` (frozen quarters, and years whose quarters are all frozen) keep
-    their rows. Returns the number of rows written.
-    """
-    scope = full_years(quarters)
-    skipped = set(skip)
-    periods = [label for label in scope if label not in skipped]
-    periods += [year for year in sorted({q[:4] for q in scope}) if year not in skipped]
-    computed = FAMILIES[family](scope, as_of)
     PeriodRollup.objects.filter(family=family, period__in=periods).delete()
+    wanted = set(periods)
     rows = [
         PeriodRollup(
             period=period,
@@ -389,7 +474,36 @@ def family_store(
             as_of=as_of,
         )
         for (period, kind, value), components in computed.items()
-        if period in periods
+        if period in wanted
     ]
     PeriodRollup.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
+
+
+@transaction.atomic
+def family_store(
+    family: str, quarters: Sequence[str], as_of: datetime, skip: Iterable[str] = ()
+) -> int:
+    """Recompute one family for `quarters` and the years around them; replace their rows.
+
+    Cells are kept per quarter; slices need whole years (a year's medians and distinct
+    customers are not sums of its quarters'). Periods in `skip` (frozen quarters, and years
+    whose quarters are all frozen) keep their rows. Returns the number of rows written.
+    """
+    skipped = set(skip)
+    if family == PeriodRollup.Family.REPURCHASE:
+        # Additive per quarter: no year to recompute.
+        answers.repurchase_refresh([label for label in quarters if label not in skipped])
+        return 0
+    scope = full_years(quarters)
+    quarters_kept = [label for label in scope if label not in skipped]
+    periods = quarters_kept + [
+        year for year in sorted({q[:4] for q in scope}) if year not in skipped
+    ]
+    if family == PeriodRollup.Family.CASES:
+        computed = cases_compute(scope, as_of, quarters_kept)
+        written = _store_periods(family, periods, computed, as_of)
+        categories = categories_compute(scope, as_of)
+        return written + _store_periods(PeriodRollup.Family.CATEGORIES, periods, categories, as_of)
+    computed = reach_compute(scope, as_of, quarters_kept)
+    return _store_periods(family, periods, computed, as_of)

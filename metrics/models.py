@@ -21,78 +21,93 @@ class SliceKind(models.TextChoices):
     AGENT = "agent", _("Agent")
 
 
-class AnswerComponents(models.Model):
-    """Additive components of one answer measure: enough for every survey metric's formula.
+class CellAttributes(models.Model):
+    """The attributes every finest cell is keyed by (metrics.md, "Slices").
 
-    `measure` is nps, csat, ces, fcr or dim:<dimension id>; the scale is part of the key, so
-    answers on different scales are normalised answer by answer at read time.
-    count_a counts promoters (nps), the top two points (csat), easy scores (ces) or yes (fcr);
-    count_b counts detractors (nps) or the bottom two points (csat).
+    Ids are plain integers with 0 for "none" and codes are "" for none, so that a unique key
+    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
+    of cells: reading never goes back to the responses.
     """
 
     quarter = models.CharField(max_length=6)
-    measure = models.CharField(max_length=24)
-    scale_lo = models.SmallIntegerField()
-    scale_hi = models.SmallIntegerField()
-    n = models.BigIntegerField(default=0)
-    total = models.BigIntegerField(default=0)
-    total_sq = models.BigIntegerField(default=0)
-    count_a = models.BigIntegerField(default=0)
-    count_b = models.BigIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-
-class AnswerCell(AnswerComponents):
-    """The finest cell: one quarter x survey x channel x touchpoint x segment x team x agent.
-
-    Ids are plain integers with 0 for "none" (and "" for no segment), so that the unique key
-    holds without NULLs and an upsert can add to a cell. Any combination of filters is a sum
-    of cells.
-    """
-
-    survey_id = models.IntegerField()
-    channel = models.CharField(max_length=8)
+    survey_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=8, default="")
     touchpoint_id = models.IntegerField(default=0)
     segment = models.CharField(max_length=16, default="")
     team_id = models.IntegerField(default=0)
     agent_id = models.IntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+CELL_FIELDS = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id")
+
+
+class AnswerComponents(models.Model):
+    """How many counted answers gave one score to one question (or grid row), and, of those
+    from identified customers, their repurchase state as of the last refresh: window still
+    open, closed, closed with a purchase in it (metrics.md, "Repurchase rate by score").
+
+    Every survey metric, dimension score, score distribution and repurchase table is a
+    function of these counts and the question's kind, scale, role and dimension, applied when
+    read (metrics/measures.py): a change of those is never baked into the rollups.
+    """
+
+    question_id = models.IntegerField()
+    grid_row_id = models.IntegerField(default=0)
+    score = models.SmallIntegerField()
+    answers = models.BigIntegerField(default=0)
+    repurchase_open = models.BigIntegerField(default=0)
+    repurchase_closed = models.BigIntegerField(default=0)
+    repurchase_bought = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AnswerCell(CellAttributes, AnswerComponents):
+    """The finest cell: quarter x survey x channel x touchpoint x segment x team x agent x
+    question x grid row x score."""
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "quarter",
-                    "survey_id",
-                    "channel",
-                    "touchpoint_id",
-                    "segment",
-                    "team_id",
-                    "agent_id",
-                    "measure",
-                    "scale_lo",
-                    "scale_hi",
-                ],
+                fields=[*CELL_FIELDS, "question_id", "grid_row_id", "score"],
                 name="answer_cell_key",
             )
         ]
+        # A combination of filters reads the cells of its quarters that match: the key serves
+        # the survey; these the agent, the team, and the channel with the segment.
+        indexes = [
+            models.Index(fields=["quarter", "agent_id"], name="answer_cell_agent_idx"),
+            models.Index(fields=["quarter", "team_id"], name="answer_cell_team_idx"),
+            models.Index(fields=["quarter", "channel", "segment"], name="answer_cell_channel_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.quarter} survey {self.survey_id} {self.channel} {self.measure}: n={self.n}"
+        return f"{self.quarter} question {self.question_id} score {self.score}: {self.answers}"
 
 
 class AnswerSlice(AnswerComponents):
     """A one-attribute projection of the cells (all, or one survey, channel, ...): the rows a
     dashboard reads."""
 
+    quarter = models.CharField(max_length=6)
     slice_kind = models.CharField(max_length=16, choices=SliceKind.choices)
     slice_value = models.CharField(max_length=32, default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi"],
+                fields=[
+                    "quarter",
+                    "slice_kind",
+                    "slice_value",
+                    "question_id",
+                    "grid_row_id",
+                    "score",
+                ],
                 name="answer_slice_key",
             )
         ]
@@ -100,7 +115,7 @@ class AnswerSlice(AnswerComponents):
         permissions = [("view_dashboard", "Can view the manager dashboard")]
 
     def __str__(self) -> str:
-        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.measure}: n={self.n}"
+        return f"{self.quarter} {self.slice_kind}={self.slice_value} {self.question_id}"
 
 
 class PeriodRollup(models.Model):
@@ -111,6 +126,7 @@ class PeriodRollup(models.Model):
         CASES = "cases", _("Cases")
         REACH = "reach", _("Response rate and coverage")
         REPURCHASE = "repurchase", _("Repurchase")
+        CATEGORIES = "categories", _("Complaint categories")
 
     period = models.CharField(max_length=6, help_text="2025Q1 or 2025")
     family = models.CharField(max_length=16, choices=Family.choices)
@@ -128,6 +144,79 @@ class PeriodRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.family} {self.slice_kind}={self.slice_value}"
+
+
+class RespondentQuarter(models.Model):
+    """Identified customers with a counted response in a quarter (coverage's numerator),
+    kept with the answer rollups: `responses` counts them, so test/spam marking can take one
+    away."""
+
+    quarter = models.CharField(max_length=6)
+    customer_id = models.IntegerField()
+    responses = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["quarter", "customer_id"], name="respondent_key")
+        ]
+        indexes = [models.Index(fields=["customer_id", "quarter"], name="respondent_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} customer {self.customer_id}: {self.responses}"
+
+
+class RollupClock(models.Model):
+    """The moment a time-dependent rollup is computed as of: `repurchase` is the as-of moment
+    of every answer's repurchase state (no row yet: no window has closed). Moved forward by
+    the rebuild and by the periodic window closing, under the rollup lock."""
+
+    name = models.CharField(max_length=32, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} as of {self.at:%Y-%m-%d %H:%M}"
+
+
+class CaseCell(CellAttributes):
+    """Additive case components of the cases opened in a quarter, per cell (no survey: 0),
+    as of `as_of`; recomputed per quarter because deadlines pass and windows close."""
+
+    cases = models.BigIntegerField(default=0)
+    complaints = models.BigIntegerField(default=0)
+    complaints_resolved = models.BigIntegerField(default=0)
+    complaints_nonrepeat = models.BigIntegerField(default=0)
+    complaints_window_open = models.BigIntegerField(default=0)
+    resolved = models.BigIntegerField(default=0)
+    resolved_one_contact = models.BigIntegerField(default=0)
+    fr_met = models.BigIntegerField(default=0)
+    fr_decided = models.BigIntegerField(default=0)
+    res_met = models.BigIntegerField(default=0)
+    res_decided = models.BigIntegerField(default=0)
+    linked_to_action = models.BigIntegerField(default=0)
+    first_response_count = models.BigIntegerField(default=0)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="case_cell_key")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} cases: {self.cases}"
+
+
+class ReachCell(CellAttributes):
+    """Invitations delivered and answered (by send quarter) and interactions, per cell;
+    interactions have no survey nor channel (0 and "")."""
+
+    delivered = models.BigIntegerField(default=0)
+    delivered_answered = models.BigIntegerField(default=0)
+    interactions = models.BigIntegerField(default=0)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="reach_cell_key")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} reach: {self.delivered}/{self.interactions}"
 
 
 class DirtyPeriod(models.Model):
@@ -258,3 +347,81 @@ class PeriodWeights(models.Model):
 
     def __str__(self) -> str:
         return self.period
+
+
+# ---------------------------------------------------------------- targets (issue 5)
+
+
+class Target(models.Model):
+    """An admin's plan for one metric and year, optionally for one customer segment
+    (metrics.md, "Targets"): baseline, annual target, stretch, benchmark and the quarterly
+    step weights or typed quarter targets.
+
+    Nothing derived is stored: quarter targets, gap, progress and status are computed when a
+    page or the API reads them, from these fields and the rollups, so a change needs no
+    recompute.
+    """
+
+    metric = models.CharField(_("metric"), max_length=32)
+    year = models.PositiveSmallIntegerField(_("year"))
+    segment = models.CharField(
+        _("segment"),
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("Empty: every customer."),
+    )
+    baseline = models.DecimalField(_("baseline"), max_digits=9, decimal_places=2)
+    target = models.DecimalField(_("target"), max_digits=9, decimal_places=2)
+    stretch = models.DecimalField(
+        _("stretch target"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    benchmark = models.DecimalField(
+        _("industry benchmark"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    # Step weights that spread the way from baseline to target over the quarters (the
+    # brief's plan: 3, 5, 4, 6).
+    weight_q1 = models.DecimalField(max_digits=6, decimal_places=2, default=3)
+    weight_q2 = models.DecimalField(max_digits=6, decimal_places=2, default=5)
+    weight_q3 = models.DecimalField(max_digits=6, decimal_places=2, default=4)
+    weight_q4 = models.DecimalField(max_digits=6, decimal_places=2, default=6)
+    # Typed quarter targets; None: derived from the step weights.
+    target_q1 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q2 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q3 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    target_q4 = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year", "metric", "segment"]
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "year", "segment"], name="target_unique"),
+            models.CheckConstraint(
+                condition=models.Q(weight_q1__gte=0)
+                & models.Q(weight_q2__gte=0)
+                & models.Q(weight_q3__gte=0)
+                & models.Q(weight_q4__gte=0),
+                name="target_weights_not_negative",
+            ),
+        ]
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric} {self.year} {self.segment or 'all'}: {self.baseline} -> {self.target}"
+        )
+
+    @property
+    def weights(self) -> list[float]:
+        return [float(w) for w in (self.weight_q1, self.weight_q2, self.weight_q3, self.weight_q4)]
+
+    @property
+    def typed_targets(self) -> list[float | None]:
+        return [
+            float(value) if value is not None else None
+            for value in (self.target_q1, self.target_q2, self.target_q3, self.target_q4)
+        ]

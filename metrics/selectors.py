@@ -1,24 +1,31 @@
 """Reads for metrics: figures computed from the rollups with the formulas of metrics.md.
 
-Nothing here scans responses: answer metrics come from AnswerSlice rows (a year adds its
-quarters' components), the others from PeriodRollup rows.
+The contract the dashboards and the API are built on. Every read takes a period label
+(2025Q1 or 2025) and any combination of filters (kind -> value; FILTER_KINDS), validated by
+`filters_validate`. Nothing here scans responses or answers: metrics/rollups.py reads the
+slices (no filter or one) or adds up the cells (a combination).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics import formulas
-from metrics.models import AnswerSlice, PeriodRollup, PeriodWeights, SliceKind
-from metrics.periods import Period, period_last_day, period_parse, period_quarters
-from surveys.models import Dimension
+from csat.errors import ApplicationError
+from metrics import formulas, rollups
+from metrics.measures import measures_of, question_map, tables_of
+from metrics.models import PeriodRollup, PeriodWeights, SliceKind
+from metrics.periods import Period, period_last_day, period_parse
 
 Components = dict[str, Any]
 Measures = dict[tuple[str, int, int], dict[str, int]]
+FILTER_KINDS = ("survey", "channel", "touchpoint", "segment", "team", "agent")
+Filters = Mapping[str, str]  # kind -> value: ids as strings; channel and segment codes
 
 
 @dataclass(frozen=True)
@@ -104,34 +111,6 @@ METRICS: dict[str, MetricSpec] = {
 }
 
 
-# ---------------------------------------------------------------- reading rollups
-
-
-def _answer_measures(period: Period, slice_kind: str, slice_value: str) -> Measures:
-    labels = [quarter.label for quarter in period_quarters(period)]
-    measures: Measures = defaultdict(lambda: defaultdict(int))
-    rows = AnswerSlice.objects.filter(
-        quarter__in=labels, slice_kind=slice_kind, slice_value=slice_value
-    ).values_list("measure", "scale_lo", "scale_hi", "n", "total", "total_sq", "count_a", "count_b")
-    for measure, lo, hi, n, total, total_sq, count_a, count_b in rows:
-        target = measures[(measure, lo, hi)]
-        target["n"] += n
-        target["total"] += total
-        target["total_sq"] += total_sq
-        target["count_a"] += count_a
-        target["count_b"] += count_b
-    # Cells emptied by a response turned test or spam stay as zero rows until the nightly
-    # rebuild: they hold no data.
-    return {key: dict(components) for key, components in measures.items() if components["n"]}
-
-
-def _family(period: Period, slice_kind: str, slice_value: str) -> dict[str, Components]:
-    rows = PeriodRollup.objects.filter(
-        period=period.label, slice_kind=slice_kind, slice_value=slice_value
-    ).values_list("family", "components")
-    return dict(rows)
-
-
 # ---------------------------------------------------------------- formulas over components
 
 
@@ -181,7 +160,7 @@ def _sum(rows: list[tuple[Any, dict[str, int]]], component: str) -> int:
 
 
 def dimension_scores(measures: Measures) -> dict[str, Figure]:
-    """Mean normalised score per dimension id (as "dim:<id>")."""
+    """Mean normalised score per dimension (as "dim:<code>")."""
     by_dimension: dict[str, list[tuple[tuple[str, int, int], dict[str, int]]]] = defaultdict(list)
     for key, components in measures.items():
         if key[0].startswith("dim:"):
@@ -194,19 +173,29 @@ def dimension_scores(measures: Measures) -> dict[str, Figure]:
 
 
 def period_weights(period: Period) -> dict[str, float]:
-    stored = (
-        PeriodWeights.objects.filter(period=period.label).values_list("weights", flat=True).first()
+    return periods_weights([period])[period.label]
+
+
+def periods_weights(periods: Sequence[Period]) -> dict[str, dict[str, float]]:
+    """The weights each period's composite index uses: stored by the recompute, else the
+    version in force on the period's last day."""
+    stored = dict(
+        PeriodWeights.objects.filter(period__in=[p.label for p in periods]).values_list(
+            "period", "weights"
+        )
     )
-    if stored is not None:
-        return {code: float(percent) for code, percent in stored.items()}
-    from metrics.services import weights_as_dict, weights_profile_in_force
+    result = {}
+    for period in periods:
+        weights = stored.get(period.label)
+        if weights is None:
+            from metrics.services import weights_as_dict, weights_profile_in_force
 
-    live = weights_as_dict(weights_profile_in_force(period_last_day(period)))
-    return {code: float(percent) for code, percent in live.items()}
+            weights = weights_as_dict(weights_profile_in_force(period_last_day(period)))
+        result[period.label] = {code: float(percent) for code, percent in weights.items()}
+    return result
 
 
-def _answer_figures(period: Period, slice_kind: str, slice_value: str) -> dict[str, Figure]:
-    measures = _answer_measures(period, slice_kind, slice_value)
+def _answer_figures(measures: Measures, weights: dict[str, float]) -> dict[str, Figure]:
     nps_rows = _of(measures, "nps")
     n, promoters, detractors = (
         _sum(nps_rows, "n"),
@@ -244,16 +233,14 @@ def _answer_figures(period: Period, slice_kind: str, slice_value: str) -> dict[s
     fcr_rows = _of(measures, "fcr")
     figures["fcr"] = _proportion("fcr", _sum(fcr_rows, "count_a"), _sum(fcr_rows, "n"))
     scores = dimension_scores(measures)
-    codes = dict(Dimension.objects.values_list("pk", "code"))
-    by_code = {codes.get(int(name[4:]), name): figure.value for name, figure in scores.items()}
-    weights = period_weights(period)
+    by_code = {name[4:]: figure.value for name, figure in scores.items()}
     composite = formulas.composite_index(by_code, weights)
     # n counts the answers of the dimensions that enter the index (listed in the profile);
     # a null index has no n, so it is never flagged as a low sample.
     entering = [
         figure.n
         for name, figure in scores.items()
-        if codes.get(int(name[4:]), name) in weights and figure.value is not None
+        if name[4:] in weights and figure.value is not None
     ]
     figures["composite"] = Figure(
         "composite",
@@ -265,7 +252,7 @@ def _answer_figures(period: Period, slice_kind: str, slice_value: str) -> dict[s
 
 
 def _case_figures(
-    cases: Components, reach: Components | None, slice_kind: str
+    cases: Components, reach: Components | None, kinds: frozenset[str]
 ) -> dict[str, Figure]:
     complaints = cases.get("complaints", 0)
     figures = {
@@ -294,7 +281,7 @@ def _case_figures(
             "problem_conversion", cases.get("linked_to_action", 0), cases.get("cases", 0)
         ),
     }
-    if slice_kind in METRICS["complaint_rate"].slices:
+    if _applies("complaint_rate", kinds):
         # Complaints per interaction can exceed 100 %: a rate, with an interval only when
         # it is a proportion.
         interactions = (reach or {}).get("interactions", 0)
@@ -314,25 +301,16 @@ def _case_figures(
     return figures
 
 
-def _reach_figures(reach: Components, slice_kind: str) -> dict[str, Figure]:
+def _reach_figures(reach: Components, kinds: frozenset[str]) -> dict[str, Figure]:
     figures = {
         "response_rate": _proportion(
             "response_rate", reach.get("delivered_answered", 0), reach.get("delivered", 0)
         )
     }
-    if slice_kind in METRICS["coverage"].slices:
+    if _applies("coverage", kinds):
         figures["coverage"] = _proportion(
             "coverage", reach.get("customers_covered", 0), reach.get("customers", 0)
         )
-    return figures
-
-
-def _figures(period: Period, slice_kind: str, slice_value: str) -> dict[str, Figure]:
-    figures = _answer_figures(period, slice_kind, slice_value)
-    family = _family(period, slice_kind, slice_value)
-    figures.update(_reach_figures(family.get("reach", {}), slice_kind))
-    if slice_kind in METRICS["complaint_resolution"].slices:
-        figures.update(_case_figures(family.get("cases", {}), family.get("reach"), slice_kind))
     return figures
 
 
@@ -371,54 +349,200 @@ def _change(current: Figure, previous: Figure) -> Figure:
     )
 
 
-def metric_figures(
-    period_label: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
-) -> dict[str, Figure]:
-    """Every metric for a period (2025Q1 or 2025) and a slice, with the change on the period
-    before. A metric absent from the result does not exist for that slice kind."""
-    period = period_parse(period_label)
-    current = _figures(period, slice_kind, slice_value)
-    previous = _figures(period.previous(), slice_kind, slice_value)
+def _applies(metric: str, kinds: frozenset[str]) -> bool:
+    """Whether a metric exists within filters of these kinds (metrics.md, "Slices")."""
+    return kinds <= METRICS[metric].slices
+
+
+def _figures(
+    periods: Sequence[Period],
+    filters: Filters,
+    *,
+    by: str | None = None,
+    metric: str | None = None,
+) -> dict[tuple[str, str], dict[str, Figure]]:
+    """Figures per (period label, member of `by`, or ""), for one metric or all that exist
+    within the filters (and the `by` kind)."""
+    kinds = frozenset(filters) | ({by} if by else frozenset())
+    wanted = [key for key in METRICS if (metric is None or key == metric) and _applies(key, kinds)]
+    needed = {METRICS[key].family for key in wanted}
+    if "complaint_rate" in wanted:
+        needed.add(PeriodRollup.Family.REACH)
+    measures = _measures(periods, filters, by) if "answers" in needed else {}
+    family_names = [
+        name for name in (PeriodRollup.Family.CASES, PeriodRollup.Family.REACH) if name in needed
+    ]
+    read = rollups.period_families(periods, family_names, filters, by) if family_names else {}
+    cases = read.get(PeriodRollup.Family.CASES, {})
+    reach = read.get(PeriodRollup.Family.REACH, {})
+    if by is None:
+        keys = {(period.label, "") for period in periods}
+    else:
+        keys = set(measures) | set(cases) | set(reach)
+    weights = periods_weights(periods) if "composite" in wanted else {}
+    result = {}
+    for key in keys:
+        figures: dict[str, Figure] = {}
+        if "answers" in needed:
+            figures.update(_answer_figures(measures.get(key, {}), weights.get(key[0], {})))
+        if PeriodRollup.Family.REACH in needed:
+            figures.update(_reach_figures(reach.get(key, {}), kinds))
+        if PeriodRollup.Family.CASES in needed:
+            figures.update(_case_figures(cases.get(key, {}), reach.get(key), kinds))
+        result[key] = {name: figures[name] for name in wanted if name in figures}
+    return result
+
+
+def _measures(
+    periods: Sequence[Period], filters: Filters, by: str | None = None
+) -> dict[tuple[str, str], Measures]:
+    """Measure components per (period, member), from the score counts."""
+    questions = question_map()
     return {
-        key: _change(figure, previous[key]) if key in previous else figure
+        key: measures_of(scores, questions)
+        for key, scores in rollups.answer_scores(periods, filters, by).items()
+    }
+
+
+def _tables(period: Period, filters: Filters) -> dict[tuple[str, int, int, int], dict[str, int]]:
+    """Score counts per scored kind, scale and score."""
+    scores = rollups.answer_scores([period], filters).get((period.label, ""), {})
+    return tables_of(scores, question_map())
+
+
+def _clean(filters: Filters | None) -> dict[str, str]:
+    return {kind: value for kind, value in (filters or {}).items() if value not in ("", None)}
+
+
+# ---------------------------------------------------------------- filters
+
+
+def filters_validate(raw: Mapping[str, str]) -> dict[str, str]:
+    """Filters from outside (a page's query string, the API): empty values dropped, every
+    kind known, every value an existing survey, channel, touchpoint, segment, team or agent.
+    Raises ApplicationError naming each bad field."""
+    from accounts.models import Team, User
+    from surveys.models import Channel, Segment, Survey, Touchpoint
+
+    models = {"survey": Survey, "touchpoint": Touchpoint, "team": Team, "agent": User}
+    codes = {"channel": Channel.values, "segment": Segment.values}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, str] = {}
+    for kind, raw_value in raw.items():
+        value = str(raw_value).strip() if raw_value is not None else ""
+        if not value:
+            continue
+        if kind not in FILTER_KINDS:
+            errors[kind] = [
+                gettext("Unknown filter; use one of: %(kinds)s.")
+                % {"kinds": ", ".join(FILTER_KINDS)}
+            ]
+        elif kind in codes:
+            if value not in codes[kind]:
+                errors[kind] = [
+                    gettext("Unknown %(kind)s %(value)s; use one of: %(codes)s.")
+                    % {"kind": kind, "value": value, "codes": ", ".join(codes[kind])}
+                ]
+            else:
+                cleaned[kind] = value
+        elif not value.isdigit() or not models[kind].objects.filter(pk=int(value)).exists():
+            errors[kind] = [
+                gettext("No %(kind)s has the id %(value)s.") % {"kind": kind, "value": value}
+            ]
+        else:
+            cleaned[kind] = str(int(value))
+    if errors:
+        raise ApplicationError(gettext("The filters are not valid."), errors)
+    return cleaned
+
+
+# ---------------------------------------------------------------- the contract
+
+
+def metric_figures(period_label: str, filters: Filters | None = None) -> dict[str, Figure]:
+    """Every metric for a period (2025Q1 or 2025) within all the filters at once, with the
+    change on the period before and its test. A metric absent from the result does not exist
+    within these filters (metrics.md, "Slices"); a value None is "no data"."""
+    period = period_parse(period_label)
+    previous = period.previous()
+    figures = _figures([period, previous], _clean(filters))
+    current, before = figures[(period.label, "")], figures[(previous.label, "")]
+    return {
+        key: _change(figure, before[key]) if key in before else figure
         for key, figure in current.items()
     }
 
 
-def metric_figure(
-    period_label: str, metric: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
-) -> Figure | None:
-    """One metric; None when the metric does not exist for the slice kind."""
-    return metric_figures(period_label, slice_kind, slice_value).get(metric)
+def period_figure(period_label: str, metric: str, filters: Filters | None = None) -> Figure | None:
+    """One metric without the change on the period before (cheap: for trends and lists);
+    None when the metric does not exist within the filters."""
+    period = period_parse(period_label)
+    return _figures([period], _clean(filters), metric=metric)[(period.label, "")].get(metric)
 
 
-def dimension_figures(
-    period_label: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
-) -> dict[str, Figure]:
+def metric_trend(
+    metric: str, period_labels: Sequence[str], filters: Filters | None = None
+) -> list[Figure | None]:
+    """One metric for many periods, read together (a trend chart); None where the metric
+    does not exist within the filters."""
+    periods = [period_parse(label) for label in period_labels]
+    figures = _figures(periods, _clean(filters), metric=metric)
+    return [figures[(period.label, "")].get(metric) for period in periods]
+
+
+def slice_figures(
+    period_label: str, slice_kind: str, metric: str, filters: Filters | None = None
+) -> list[tuple[str, str, Figure]]:
+    """(member value, readable label, figure) of one metric for every member of a slice kind
+    that has data in the period, within the other filters; sorted by label."""
+    others = {kind: value for kind, value in _clean(filters).items() if kind != slice_kind}
+    period = period_parse(period_label)
+    figures = _figures([period], others, by=slice_kind, metric=metric)
+    members = {
+        member: found[metric]
+        for (_label, member), found in figures.items()
+        if metric in found and found[metric].n
+    }
+    labels = slice_labels(slice_kind, list(members))
+    return sorted(
+        ((member, labels[member], figure) for member, figure in members.items()),
+        key=lambda item: (item[1].lower(), item[0]),
+    )
+
+
+def dimension_figures(period_label: str, filters: Filters | None = None) -> dict[str, Figure]:
     """Dimension scores keyed by dimension code."""
     period = period_parse(period_label)
-    scores = dimension_scores(_answer_measures(period, slice_kind, slice_value))
-    codes = dict(Dimension.objects.values_list("pk", "code"))
-    return {codes.get(int(name[4:]), name): figure for name, figure in scores.items()}
+    measures = _measures([period], _clean(filters)).get((period.label, ""), {})
+    return {name[4:]: figure for name, figure in dimension_scores(measures).items()}
 
 
 def repurchase_table(
-    period_label: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
+    period_label: str, filters: Filters | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """Repurchase rate per band for each scored kind and scale, with open windows."""
+    """Repurchase rate per score band for each scored kind and scale ("nps 0-10",
+    "csat 1-5"...), with the answers whose window is still open; only identified customers."""
     period = period_parse(period_label)
-    components = _family(period, slice_kind, slice_value).get("repurchase", {})
-    tables: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for name, count in components.items():
-        table, band, which = name.split("|")
-        tables[table][band][which] = count
+    scores = _tables(period, _clean(filters))
+    tables: dict[tuple[str, int, int], dict[tuple[int, int], dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for (kind, lo, hi, score), counts in scores.items():
+        bands = formulas.REPURCHASE_BANDS.get((lo, hi))
+        if kind not in ("nps", "csat") or bands is None:
+            continue
+        if not counts["repurchase_open"] + counts["repurchase_closed"]:
+            continue
+        band = formulas.repurchase_band(score, lo, hi)
+        target = tables[(kind, lo, hi)][band]
+        target["n"] += counts["repurchase_closed"]
+        target["repurchased"] += counts["repurchase_bought"]
+        target["open"] += counts["repurchase_open"]
     result: dict[str, list[dict[str, Any]]] = {}
-    for table in sorted(tables):
-        _kind, scale = table.split(" ")
-        lo, hi = (int(part) for part in scale.split("-"))
+    for kind, lo, hi in sorted(tables):
         rows = []
         for band_lo, band_hi in formulas.REPURCHASE_BANDS[(lo, hi)]:
-            counts = tables[table].get(f"{band_lo}-{band_hi}", {})
+            counts = tables[(kind, lo, hi)].get((band_lo, band_hi), {})
             n, bought = counts.get("n", 0), counts.get("repurchased", 0)
             rows.append(
                 {
@@ -429,65 +553,98 @@ def repurchase_table(
                     "window_open": counts.get("open", 0),
                 }
             )
-        result[table] = rows
+        result[f"{kind} {lo}-{hi}"] = rows
     return result
 
 
-def slice_members(period_label: str, slice_kind: str) -> list[str]:
-    """The members of a slice kind that have answer data in the period."""
+def score_distribution(
+    period_label: str, filters: Filters | None = None
+) -> dict[str, list[dict[str, int]]]:
+    """How many counted answers gave each score, per scored kind and scale ("nps 0-10",
+    "csat 1-5", "ces 1-7", "rating 1-5"...): every point of the scale listed."""
     period = period_parse(period_label)
-    labels = [quarter.label for quarter in period_quarters(period)]
-    return sorted(
-        set(
-            AnswerSlice.objects.filter(quarter__in=labels, slice_kind=slice_kind)
-            .values_list("slice_value", flat=True)
-            .distinct()
-        )
+    scores = _tables(period, _clean(filters))
+    tables: dict[tuple[str, int, int], dict[int, int]] = defaultdict(dict)
+    for (kind, lo, hi, score), counts in scores.items():
+        if counts["answers"]:
+            tables[(kind, lo, hi)][score] = counts["answers"]
+    return {
+        f"{kind} {lo}-{hi}": [
+            {"score": point, "count": tables[(kind, lo, hi)].get(point, 0)}
+            for point in range(lo, hi + 1)
+        ]
+        for kind, lo, hi in sorted(tables)
+    }
+
+
+def complaint_categories(period_label: str, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Complaints opened in the period by category, most first, with the distinct identified
+    customers who made them. Complaints have no survey: with a survey filter, none."""
+    from feedback.models import ComplaintCategory
+
+    cleaned = _clean(filters)
+    if SliceKind.SURVEY in cleaned:
+        return []
+    period = period_parse(period_label)
+    counts = rollups.period_rollups([period], PeriodRollup.Family.CATEGORIES, cleaned).get(
+        (period.label, ""), {}
     )
+    categories = {
+        category.pk: category
+        for category in ComplaintCategory.objects.filter(
+            pk__in=[int(pk) for pk in counts if int(pk)]
+        )
+    }
+    rows = []
+    for pk, (complaints, customers) in counts.items():
+        category = categories.get(int(pk))
+        rows.append(
+            {
+                "category_id": category.pk if category else None,
+                "name": category.name if category else gettext("No category"),
+                "root_cause": category.root_cause if category else "",
+                "complaints": complaints,
+                "customers": customers,
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["complaints"], row["name"]))
 
 
-def slice_label(slice_kind: str, slice_value: str) -> str:
-    """A person-readable name for a slice member (a survey's title, a channel's name...)."""
+def slice_labels(slice_kind: str, values: Sequence[str]) -> dict[str, str]:
+    """Person-readable names of slice members (a survey's title, a channel's name...)."""
     from accounts.models import Team, User
     from surveys.models import Channel, Segment, Survey, Touchpoint
 
-    lookups: dict[str, Any] = {
-        SliceKind.SURVEY: lambda: (
-            Survey.objects.filter(pk=slice_value).values_list("title", flat=True).first()
-        ),
-        SliceKind.CHANNEL: lambda: dict(Channel.choices).get(slice_value),
-        SliceKind.TOUCHPOINT: lambda: (
-            Touchpoint.objects.filter(pk=slice_value).values_list("name", flat=True).first()
-        ),
-        SliceKind.SEGMENT: lambda: dict(Segment.choices).get(slice_value),
-        SliceKind.TEAM: lambda: (
-            Team.objects.filter(pk=slice_value).values_list("name", flat=True).first()
-        ),
-        SliceKind.AGENT: lambda: (
-            User.objects.filter(pk=slice_value).values_list("username", flat=True).first()
-        ),
-    }
+    found: dict[str, str] = {}
+    ids = [int(value) for value in values if value.isdigit()]
+    if slice_kind == SliceKind.SURVEY:
+        found = {
+            str(pk): title
+            for pk, title in Survey.objects.filter(pk__in=ids).values_list("pk", "title")
+        }
+    elif slice_kind == SliceKind.TOUCHPOINT:
+        found = {
+            str(pk): name
+            for pk, name in Touchpoint.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
+    elif slice_kind == SliceKind.TEAM:
+        found = {
+            str(pk): name for pk, name in Team.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
+    elif slice_kind == SliceKind.AGENT:
+        found = {
+            str(pk): name
+            for pk, name in User.objects.filter(pk__in=ids).values_list("pk", "username")
+        }
+    elif slice_kind == SliceKind.CHANNEL:
+        found = {code: str(label) for code, label in Channel.choices}
+    elif slice_kind == SliceKind.SEGMENT:
+        found = {code: str(label) for code, label in Segment.choices}
+    return {value: found.get(value, value) for value in values}
+
+
+def slice_label(slice_kind: str, slice_value: str) -> str:
+    """A person-readable name for one slice member."""
     if slice_kind == SliceKind.ALL:
         return str(_("All"))
-    found = lookups[slice_kind]()
-    return str(found) if found else slice_value
-
-
-def period_figure(
-    period_label: str, metric: str, slice_kind: str = SliceKind.ALL, slice_value: str = ""
-) -> Figure | None:
-    """One metric without the change on the period before (cheaper: for trends and lists)."""
-    period = period_parse(period_label)
-    if METRICS[metric].family == "answers":
-        return _answer_figures(period, slice_kind, slice_value).get(metric)
-    return _figures(period, slice_kind, slice_value).get(metric)
-
-
-def slice_figures(period_label: str, slice_kind: str, metric: str) -> list[tuple[str, Figure]]:
-    """One metric for every member of a slice kind that has data in the period."""
-    result = []
-    for member in slice_members(period_label, slice_kind):
-        figure = period_figure(period_label, metric, slice_kind, member)
-        if figure is not None and figure.n:
-            result.append((slice_label(slice_kind, member), figure))
-    return result
+    return slice_labels(slice_kind, [slice_value])[slice_value]

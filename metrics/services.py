@@ -50,15 +50,13 @@ def metrics_mark_dirty(quarters: Iterable[str], family_names: Iterable[str]) -> 
 
 
 def metrics_apply_response(response_id: int) -> None:
-    """A response was submitted or changed: update the answer rollups, then the rest."""
-    answers.answers_apply_response(response_id)
-    row = Response.objects.filter(pk=response_id).values("quarter", "invitation__quarter").first()
-    if row is None:
-        return
-    # A reply also counts toward its invitation's send quarter, which can be an earlier one.
-    metrics_mark_dirty(
-        [row["quarter"], row["invitation__quarter"] or ""], [Family.REACH, Family.REPURCHASE]
-    )
+    """A response was submitted or changed: update the answer rollups, and mark the reach
+    figures of its quarter dirty (coverage and the response rate count respondents; a reply
+    also counts toward its invitation's send quarter, which can be an earlier one). The
+    repurchase state of its answers is in the answer rollups already. One round trip on
+    PostgreSQL."""
+    due = timezone.now() + timedelta(seconds=settings.METRICS_DIRTY_DELAY_SECONDS)
+    answers.answers_apply_response(response_id, reach_due=due)
 
 
 def metrics_apply_case(case_id: int) -> None:
@@ -125,17 +123,26 @@ def metrics_apply_purchase(purchase_id: int) -> None:
     window = families.repurchase_window()
     # Only the customer's responses of the window before the purchase can change: the
     # purchase becomes their first one unless an earlier one is already recorded.
-    Response.objects.filter(
+    changed = Response.objects.filter(
         Q(next_purchase_at__isnull=True) | Q(next_purchase_at__gt=bought),
         customer_id=purchase["customer_id"],
         submitted_at__lt=bought,
         submitted_at__gte=bought - window,
-    ).update(next_purchase_at=bought)
-    quarters, step = [], Quarter.containing(bought - window)
-    while step.start <= bought:
-        quarters.append(step.label)
-        step = step.next()
-    metrics_mark_dirty(quarters, [Family.REPURCHASE])
+    )
+    # An answer whose window is still open as of the repurchase clock is counted as open
+    # whatever the customer bought; only those whose window has closed need a refresh.
+    clock = answers.repurchase_clock()
+    closed = (
+        list(
+            changed.filter(in_rollup=True, submitted_at__lte=clock - window)
+            .values_list("quarter", flat=True)
+            .distinct()
+        )
+        if clock is not None
+        else []
+    )
+    changed.update(next_purchase_at=bought)
+    metrics_mark_dirty(closed, [Family.REPURCHASE])
 
 
 def _frozen_periods() -> set[str]:
@@ -160,9 +167,11 @@ def metrics_recompute_dirty(now: datetime | None = None) -> int:
 
 
 def metrics_refresh_open_periods(now: datetime | None = None) -> None:
-    """As time passes, deadlines expire and windows close: mark every quarter that can still
-    change (not frozen, within a repurchase window of now) dirty."""
+    """As time passes, deadlines expire and windows close: close the repurchase windows that
+    closed since the last time, and mark every quarter whose cases or reach can still change
+    (not frozen, within a repurchase window of now) dirty."""
     now = now or timezone.now()
+    answers.answers_close_windows(now)
     quarter = Quarter.containing(now - families.repurchase_window() - timedelta(days=92))
     frozen = _frozen_periods()
     labels = []
@@ -170,7 +179,7 @@ def metrics_refresh_open_periods(now: datetime | None = None) -> None:
         if quarter.label not in frozen:
             labels.append(quarter.label)
         quarter = quarter.next()
-    metrics_mark_dirty(labels, Family.values)
+    metrics_mark_dirty(labels, [Family.CASES, Family.REACH])
 
 
 # ---------------------------------------------------------------- full recompute
@@ -250,13 +259,15 @@ def metrics_rebuild(
     """Recompute every rollup of the given quarters (None: all) from the source rows."""
     as_of = as_of or timezone.now()
     scope = list(quarters) if quarters is not None else _event_quarters()
+    # The answer rebuild also sets the repurchase state of every answer as of `as_of`.
+    stored = [Family.CASES, Family.REACH]
     if job is not None:
-        RecomputeJob.objects.filter(pk=job.pk).update(steps_total=1 + len(Family.values))
-    answers.answers_rebuild(quarters, include_frozen=include_frozen)
+        RecomputeJob.objects.filter(pk=job.pk).update(steps_total=1 + len(stored))
+    answers.answers_rebuild(quarters, include_frozen=include_frozen, as_of=as_of)
     if job is not None:
         RecomputeJob.objects.filter(pk=job.pk).update(steps_done=1)
     skip = set() if include_frozen else _frozen_periods()
-    for step, family in enumerate(Family.values, start=2):
+    for step, family in enumerate(stored, start=2):
         if scope:
             families.family_store(family, scope, as_of, skip=skip)
         if job is not None:

@@ -43,6 +43,7 @@ from metrics.services import (
     metrics_apply_purchase,
     metrics_apply_response,
     metrics_recompute_dirty,
+    metrics_refresh_open_periods,
     weights_set,
 )
 from surveys.models import (
@@ -97,9 +98,11 @@ def process_pending() -> int:
 
 
 def recompute_dirty(as_of: datetime = AS_OF) -> int:
-    """The periodic task at `as_of`: claim every due dirty period; families use now = as_of."""
+    """The periodic tasks at `as_of`: close the repurchase windows that closed by then (the
+    hourly refresh), then claim every due dirty period; families use now = as_of."""
     ran = 0
     with time_machine.travel(as_of, tick=False):
+        metrics_refresh_open_periods(now=as_of)
         while batch := metrics_recompute_dirty(now=as_of + MINUTE):
             ran += batch
     return ran

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from accounts.models import Team, User
-from feedback.models import Case, ImprovementAction
+from feedback.models import Case, ComplaintCategory, ImprovementAction
 from metrics.models import Weight, WeightProfile
 from surveys.models import (
     Answer,
@@ -88,6 +88,7 @@ INVITATION_FIELDS = ("id", "customer_id", "survey_id", "channel", "touchpoint_id
                      "team_id", "agent_id", "sent_at", "delivered_at")  # fmt: skip
 
 Attributes = dict[str, str | None]
+Filters = dict[str, str]
 
 
 # ---------------------------------------------------------------- expected figures
@@ -247,9 +248,9 @@ def _text(value: object) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def member(attributes: Attributes, kind: str, value: str) -> bool:
-    """Whether a record falls in a slice; records without the attribute never do."""
-    return kind == "all" or attributes[kind] == value
+def member(attributes: Attributes, filters: Filters) -> bool:
+    """Whether a record falls within every filter; records without the attribute never do."""
+    return all(attributes.get(kind) == value for kind, value in filters.items())
 
 
 # ---------------------------------------------------------------- source rows
@@ -304,7 +305,7 @@ class Oracle:
         self._load_cases()
         self._load_reach()
         self._load_weights()
-        self._cache: dict[tuple[str, str, str], dict[str, Expected]] = {}
+        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Expected]] = {}
 
     def _load_questions(self) -> None:
         self.questions = {
@@ -359,6 +360,8 @@ class Oracle:
             kind, score = question["kind"], answer["number"]
             if answer["grid_row_id"] is not None:
                 row = self.grid_rows[answer["grid_row_id"]]
+                if kind == "rating_grid":
+                    response.entries.append(("score", "rating", score, *self._scale(question)))
                 if kind == "rating_grid" and row["dimension__code"]:
                     low, high = self._scale(question)
                     entry = ("dim", row["dimension__code"], normalise(score, low, high))
@@ -366,6 +369,7 @@ class Oracle:
             elif kind in ("nps", "csat", "ces"):
                 low, high = self._scale(question)
                 response.entries.append((kind, score, low, high))
+                response.entries.append(("score", kind, score, low, high))
                 if question["dimension__code"]:
                     entry = ("dim", question["dimension__code"], normalise(score, low, high))
                     response.entries.append(entry)
@@ -500,32 +504,34 @@ class Oracle:
 
     # ------------------------------------------------------------ figures
 
-    def figures(self, period: str, kind: str = "all", value: str = "") -> dict[str, Expected]:
-        """Every metric of the slice, with the change on the period before."""
-        current = self._figures(period, kind, value)
-        previous = self._figures(previous_period(period), kind, value)
+    def figures(self, period: str, filters: Filters | None = None) -> dict[str, Expected]:
+        """Every metric within the filters, with the change on the period before."""
+        filters = filters or {}
+        current = self._figures(period, filters)
+        previous = self._figures(previous_period(period), filters)
         return {key: with_change(figure, previous[key]) for key, figure in current.items()}
 
-    def _figures(self, period: str, kind: str, value: str) -> dict[str, Expected]:
-        key = (period, kind, value)
+    def _figures(self, period: str, filters: Filters) -> dict[str, Expected]:
+        key = (period, tuple(sorted(filters.items())))
         if key not in self._cache:
-            figures = self._answer_figures(period, kind, value)
-            if kind == "all" or kind in INVITATION_ATTRIBUTES:
-                figures["response_rate"] = self._response_rate(period, kind, value)
-            if kind == "all" or kind in INTERACTION_ATTRIBUTES & RESPONSE_ATTRIBUTES:
-                figures["coverage"] = self._coverage(period, kind, value)
-            if kind == "all" or kind in CASE_ATTRIBUTES:
-                figures.update(self._case_figures(period, kind, value))
-            if kind == "all" or kind in CASE_ATTRIBUTES & INTERACTION_ATTRIBUTES:
-                figures["complaint_rate"] = self._complaint_rate(period, kind, value)
+            figures = self._answer_figures(period, filters)
+            kinds = set(filters)
+            if kinds <= INVITATION_ATTRIBUTES:
+                figures["response_rate"] = self._response_rate(period, filters)
+            if kinds <= INTERACTION_ATTRIBUTES & RESPONSE_ATTRIBUTES:
+                figures["coverage"] = self._coverage(period, filters)
+            if kinds <= CASE_ATTRIBUTES:
+                figures.update(self._case_figures(period, filters))
+            if kinds <= CASE_ATTRIBUTES & INTERACTION_ATTRIBUTES:
+                figures["complaint_rate"] = self._complaint_rate(period, filters)
             self._cache[key] = figures
         return self._cache[key]
 
-    def _responses(self, period: str, kind: str, value: str) -> list[_Response]:
+    def _responses(self, period: str, filters: Filters) -> list[_Response]:
         return [
             response
             for response in self.counted
-            if period in response.periods and member(response.attributes, kind, value)
+            if period in response.periods and member(response.attributes, filters)
         ]
 
     def _dimensions(self, entries: Iterable[tuple[Any, ...]]) -> dict[str, list[float]]:
@@ -535,8 +541,8 @@ class Oracle:
                 scores[entry[1]].append(entry[2])
         return scores
 
-    def _answer_figures(self, period: str, kind: str, value: str) -> dict[str, Expected]:
-        entries = [e for r in self._responses(period, kind, value) for e in r.entries]
+    def _answer_figures(self, period: str, filters: Filters) -> dict[str, Expected]:
+        entries = [e for r in self._responses(period, filters) for e in r.entries]
         nps = [entry[1] for entry in entries if entry[0] == "nps"]
         csat = [entry[1:] for entry in entries if entry[0] == "csat"]
         ces = [entry[1] for entry in entries if entry[0] == "ces"]
@@ -564,38 +570,39 @@ class Oracle:
             )
         return figures
 
-    def dimension_figures(self, period: str, kind: str = "all", value: str = "") -> dict:
-        entries = [e for r in self._responses(period, kind, value) for e in r.entries]
+    def dimension_figures(self, period: str, filters: Filters | None = None) -> dict:
+        filters = filters or {}
+        entries = [e for r in self._responses(period, filters) for e in r.entries]
         return {code: mean_of(values) for code, values in self._dimensions(entries).items()}
 
-    def _response_rate(self, period: str, kind: str, value: str) -> Expected:
+    def _response_rate(self, period: str, filters: Filters) -> Expected:
         delivered = [
             invitation
             for invitation in self.invitations
             if period in invitation.periods
             and invitation.delivered_at is not None
-            and member(invitation.attributes, kind, value)
+            and member(invitation.attributes, filters)
         ]
         answered = sum(1 for invitation in delivered if invitation.id in self.answered)
         return proportion(answered, len(delivered))
 
-    def _interactions(self, period: str, kind: str, value: str) -> list[_Event]:
+    def _interactions(self, period: str, filters: Filters) -> list[_Event]:
         return [
             interaction
             for interaction in self.interactions
-            if period in interaction.periods and member(interaction.attributes, kind, value)
+            if period in interaction.periods and member(interaction.attributes, filters)
         ]
 
-    def _coverage(self, period: str, kind: str, value: str) -> Expected:
-        customers = {x.customer for x in self._interactions(period, kind, value)}
+    def _coverage(self, period: str, filters: Filters) -> Expected:
+        customers = {x.customer for x in self._interactions(period, filters)}
         responded = {r.customer for r in self.counted if period in r.periods and r.customer}
         return proportion(len(customers & responded), len(customers))
 
-    def _cohort(self, period: str, kind: str, value: str) -> list[_Case]:
+    def _cohort(self, period: str, filters: Filters) -> list[_Case]:
         return [
             case
             for case in self.cases
-            if period in case.periods and member(case.attributes, kind, value)
+            if period in case.periods and member(case.attributes, filters)
         ]
 
     def _is_repeated(self, complaint: _Case) -> bool:
@@ -610,8 +617,8 @@ class Oracle:
             for other in self.cases
         )
 
-    def _case_figures(self, period: str, kind: str, value: str) -> dict[str, Expected]:
-        cohort = self._cohort(period, kind, value)
+    def _case_figures(self, period: str, filters: Filters) -> dict[str, Expected]:
+        cohort = self._cohort(period, filters)
         as_of = self.as_of
         complaints = [case for case in cohort if case.kind == "complaint"]
         resolved = [case for case in cohort if case.resolved_at is not None]
@@ -654,9 +661,9 @@ class Oracle:
             "problem_conversion": proportion(sum(1 for case in cohort if case.linked), len(cohort)),
         }
 
-    def _complaint_rate(self, period: str, kind: str, value: str) -> Expected:
-        complaints = sum(1 for c in self._cohort(period, kind, value) if c.kind == "complaint")
-        interactions = len(self._interactions(period, kind, value))
+    def _complaint_rate(self, period: str, filters: Filters) -> Expected:
+        complaints = sum(1 for c in self._cohort(period, filters) if c.kind == "complaint")
+        interactions = len(self._interactions(period, filters))
         if interactions == 0:
             return NO_DATA
         if complaints > interactions:
@@ -667,11 +674,12 @@ class Oracle:
     # ------------------------------------------------------------ outcome
 
     def repurchase_table(
-        self, period: str, kind: str = "all", value: str = ""
+        self, period: str, filters: Filters | None = None
     ) -> dict[str, list[dict[str, Any]]]:
         """Per scored kind and scale: answers, repurchases and open windows per band."""
+        filters = filters or {}
         counts: dict[str, dict[tuple[int, int], list[int]]] = {}
-        for response in self._responses(period, kind, value):
+        for response in self._responses(period, filters):
             if response.customer is None:
                 continue
             assert response.submitted_at is not None
@@ -703,6 +711,50 @@ class Oracle:
             ]
             for name, bands in sorted(counts.items())
         }
+
+    def score_distribution(
+        self, period: str, filters: Filters | None = None
+    ) -> dict[str, list[dict[str, int]]]:
+        """Counted answers per score of each scored kind and scale, every point listed."""
+        counts: dict[tuple[str, int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for response in self._responses(period, filters or {}):
+            for entry in response.entries:
+                if entry[0] == "score":
+                    _tag, kind, score, low, high = entry
+                    counts[(kind, low, high)][score] += 1
+        return {
+            f"{kind} {low}-{high}": [
+                {"score": point, "count": counts[(kind, low, high)][point]}
+                for point in range(low, high + 1)
+            ]
+            for kind, low, high in sorted(counts)
+        }
+
+    def complaint_categories(
+        self, period: str, filters: Filters | None = None
+    ) -> list[dict[str, Any]]:
+        """Complaints opened in the period per category, most first, with the distinct
+        identified customers; complaints have no survey."""
+        filters = filters or {}
+        if not set(filters) <= CASE_ATTRIBUTES:
+            return []
+        complaints: dict[int | None, list[_Case]] = defaultdict(list)
+        for case in self._cohort(period, filters):
+            if case.kind == "complaint":
+                complaints[case.category].append(case)
+        names = dict(ComplaintCategory.objects.values_list("pk", "name"))
+        causes = dict(ComplaintCategory.objects.values_list("pk", "root_cause"))
+        rows = [
+            {
+                "category_id": category,
+                "name": names.get(category, "No category") if category else "No category",
+                "root_cause": causes.get(category, "") if category else "",
+                "complaints": len(cases),
+                "customers": len({case.customer for case in cases if case.customer}),
+            }
+            for category, cases in complaints.items()
+        ]
+        return sorted(rows, key=lambda row: (-row["complaints"], row["name"]))
 
     # ------------------------------------------------------------ cases that must exist
 

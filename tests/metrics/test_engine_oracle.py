@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import combinations
 from typing import Any
 
 import pytest
@@ -29,7 +30,14 @@ from csat.outbox import outbox_process
 from feedback.models import Case, ComplaintCategory
 from feedback.services import case_log_complaint
 from metrics import selectors
-from metrics.models import AnswerCell, AnswerSlice, PeriodRollup
+from metrics.models import (
+    AnswerCell,
+    AnswerSlice,
+    CaseCell,
+    PeriodRollup,
+    ReachCell,
+    RespondentQuarter,
+)
 from metrics.services import metrics_rebuild
 from surveys.models import Customer, Interaction, Question, Response, Survey
 from surveys.services import response_submit
@@ -50,10 +58,6 @@ FIELDS = (
     "change_p",
     "change_significant",
 )
-COMPONENTS = ("n", "total", "total_sq", "count_a", "count_b")
-CELL_KEY = ("quarter", "survey_id", "channel", "touchpoint_id", "segment", "team_id",
-            "agent_id", "measure", "scale_lo", "scale_hi")  # fmt: skip
-SLICE_KEY = ("quarter", "slice_kind", "slice_value", "measure", "scale_lo", "scale_hi")
 
 
 @pytest.fixture(scope="module")
@@ -106,34 +110,48 @@ def _compare_figure(where: str, actual: Any, expected: Expected) -> list[str]:
     return problems
 
 
+def _filters(kind: str, value: str) -> dict[str, str]:
+    return {} if kind == "all" else {kind: value}
+
+
 def _differences(
-    oracle: Oracle, periods: list[str], slices: list[tuple[str, str]] | None = None
+    oracle: Oracle, periods: list[str], combinations: list[dict[str, str]] | None = None
 ) -> list[str]:
     """Every difference between the engine and the oracle, one line each."""
+    if combinations is None:
+        combinations = [_filters(kind, value) for kind, value in oracle.slices()]
     problems: list[str] = []
     for period in periods:
-        for kind, value in slices or oracle.slices():
-            where = f"{period} {kind}={value or '*'}"
-            expected = oracle.figures(period, kind, value)
-            actual = selectors.metric_figures(period, kind, value)
+        for filters in combinations:
+            where = f"{period} {' '.join(f'{k}={v}' for k, v in filters.items()) or '*'}"
+            expected = oracle.figures(period, filters)
+            actual = selectors.metric_figures(period, filters)
             if set(actual) != set(expected):
                 problems.append(f"{where}: metrics {sorted(actual)}, oracle {sorted(expected)}")
             for metric in sorted(set(actual) & set(expected)):
                 problems += _compare_figure(f"{where} {metric}", actual[metric], expected[metric])
-            problems += _dimension_differences(where, oracle, period, kind, value)
-            problems += _repurchase_differences(where, oracle, period, kind, value)
+            problems += _dimension_differences(where, oracle, period, filters)
+            problems += _repurchase_differences(where, oracle, period, filters)
+            scores = selectors.score_distribution(period, filters)
+            if scores != oracle.score_distribution(period, filters):
+                problems.append(f"{where} scores: engine {scores}, oracle "
+                                f"{oracle.score_distribution(period, filters)}")  # fmt: skip
+            categories = selectors.complaint_categories(period, filters)
+            if categories != oracle.complaint_categories(period, filters):
+                problems.append(f"{where} categories: engine {categories}, oracle "
+                                f"{oracle.complaint_categories(period, filters)}")  # fmt: skip
     return problems
 
 
 def _dimension_differences(
-    where: str, oracle: Oracle, period: str, kind: str, value: str
+    where: str, oracle: Oracle, period: str, filters: dict[str, str]
 ) -> list[str]:
-    expected = oracle.dimension_figures(period, kind, value)
+    expected = oracle.dimension_figures(period, filters)
     # A dimension whose answers were all taken away again (spam) keeps an empty slice row on
     # the incremental path and shows as null: no data either way.
     actual = {
         code: figure
-        for code, figure in selectors.dimension_figures(period, kind, value).items()
+        for code, figure in selectors.dimension_figures(period, filters).items()
         if figure.n
     }
     if set(actual) != set(expected):
@@ -148,10 +166,10 @@ def _dimension_differences(
 
 
 def _repurchase_differences(
-    where: str, oracle: Oracle, period: str, kind: str, value: str
+    where: str, oracle: Oracle, period: str, filters: dict[str, str]
 ) -> list[str]:
-    expected = oracle.repurchase_table(period, kind, value)
-    actual = selectors.repurchase_table(period, kind, value)
+    expected = oracle.repurchase_table(period, filters)
+    actual = selectors.repurchase_table(period, filters)
     if set(actual) != set(expected):
         return [f"{where}: repurchase tables {sorted(actual)}, oracle {sorted(expected)}"]
     return [
@@ -180,12 +198,25 @@ def _report(problems: list[str]) -> str:
 def _rollups() -> dict[str, set[tuple[Any, ...]]]:
     """Every rollup row, without the empty cells an add-then-subtract leaves behind."""
 
-    def rows(model: type[Model], key: tuple[str, ...]) -> set[tuple[Any, ...]]:
-        return {row for row in model.objects.values_list(*key, *COMPONENTS) if any(row[len(key) :])}
+    def rows(model: type[Model], exclude: tuple[str, ...] = ("id",)) -> set[tuple[Any, ...]]:
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in exclude]
+        counts = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if f.get_internal_type() == "BigIntegerField"
+        ]
+        return {
+            row
+            for row in model.objects.values_list(*names)
+            if any(row[names.index(name)] for name in counts)
+        }
 
     return {
-        "cells": rows(AnswerCell, CELL_KEY),
-        "slices": rows(AnswerSlice, SLICE_KEY),
+        "cells": rows(AnswerCell),
+        "slices": rows(AnswerSlice),
+        "respondents": rows(RespondentQuarter),
+        "case cells": rows(CaseCell, ("id", "as_of")),
+        "reach cells": rows(ReachCell, ("id", "as_of")),
         "periods": {
             (period, family, kind, value, repr(sorted(components.items())))
             for period, family, kind, value, components in PeriodRollup.objects.values_list(
@@ -193,6 +224,56 @@ def _rollups() -> dict[str, set[tuple[Any, ...]]]:
             )
         },
     }
+
+
+ROLLUP_MODELS = (AnswerCell, AnswerSlice, RespondentQuarter, CaseCell,
+                 ReachCell, PeriodRollup)  # fmt: skip
+COMBINATION_PERIODS = ["2025Q1", "2025"]
+RESPONSE_KINDS = ("survey", "channel", "touchpoint", "segment", "team", "agent")
+
+
+def _most_common(rows: list[tuple[Any, ...]], kinds: tuple[str, ...], size: int) -> list[dict]:
+    """For every `size` kinds, the value tuple most often seen together (all present)."""
+    found = []
+    for chosen in combinations(range(len(kinds)), size):
+        counter = Counter(
+            tuple(str(row[i]) for i in chosen)
+            for row in rows
+            if all(row[i] not in (None, "") for i in chosen)
+        )
+        if counter:
+            values = counter.most_common(1)[0][0]
+            found.append({kinds[i]: value for i, value in zip(chosen, values, strict=True)})
+    return found
+
+
+def filter_combinations() -> list[dict[str, str]]:
+    """Pairs of every two kinds as they occur on responses, cases and interactions, some
+    triples, all six at once, and a combination that matches nothing."""
+    responses = list(
+        Response.objects.filter(status="complete").values_list(
+            "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id"
+        )
+    )
+    cases = list(Case.objects.values_list("channel", "touchpoint_id", "segment", "team_id",
+                                          "agent_id"))  # fmt: skip
+    interactions = list(Interaction.objects.values_list("touchpoint_id", "segment", "team_id",
+                                                        "agent_id"))  # fmt: skip
+    found = _most_common(responses, RESPONSE_KINDS, 2)
+    found += _most_common(cases, RESPONSE_KINDS[1:], 2)
+    found += _most_common(interactions, RESPONSE_KINDS[2:], 2)
+    found += _most_common(responses, RESPONSE_KINDS, 3)[:6]
+    found += _most_common(cases, RESPONSE_KINDS[1:], 3)[:3]
+    found += _most_common(responses, RESPONSE_KINDS, 6)
+    survey = responses[0][0]
+    seen = {(row[0], row[1]) for row in responses}
+    unused = next(c for c in ("import", "api", "embed", "qr") if (survey, c) not in seen)
+    found.append({"survey": str(survey), "channel": unused})
+    unique = []
+    for filters in found:
+        if filters not in unique:
+            unique.append(filters)
+    return unique
 
 
 # ---------------------------------------------------------------- the engine equals the oracle
@@ -214,18 +295,30 @@ def test_full_rebuild_from_scratch_equals_the_oracle_and_the_incremental_rollups
     data: Dataset,
 ) -> None:
     incremental = _rollups()
-    AnswerCell.objects.all().delete()
-    AnswerSlice.objects.all().delete()
-    PeriodRollup.objects.all().delete()
+    for model in ROLLUP_MODELS:
+        model.objects.all().delete()
 
     with time_machine.travel(AS_OF, tick=False):
         metrics_rebuild(as_of=AS_OF)
 
     rebuilt = _rollups()
-    assert rebuilt["cells"] == incremental["cells"]
-    assert rebuilt["slices"] == incremental["slices"]
-    assert rebuilt["periods"] == incremental["periods"]
-    problems = _differences(Oracle(AS_OF), PERIODS)
+    for name, rows in incremental.items():
+        assert rebuilt[name] == rows, name
+    oracle = Oracle(AS_OF)
+    # The rollups equal the incremental ones, which the first test compares with the oracle
+    # slice by slice: here the whole dashboard and the combinations.
+    problems = _differences(oracle, PERIODS, [{}])
+    problems += _differences(oracle, COMBINATION_PERIODS, filter_combinations())
+    assert not problems, _report(problems)
+
+
+def test_every_combination_of_filters_equals_the_oracle(data: Dataset) -> None:
+    combos = filter_combinations()
+    assert len(combos) > 30
+    assert any(len(filters) == 6 for filters in combos)
+
+    problems = _differences(Oracle(AS_OF), COMBINATION_PERIODS, combos)
+
     assert not problems, _report(problems)
 
 
@@ -265,11 +358,25 @@ def test_marking_a_counted_response_spam_removes_it_from_every_figure_and_unmark
         data.invitations["showcase"],
     )
     answered = Counter(kind for (kind,) in showcase.answers.values_list("question__kind"))
-    periods = ["2025Q1", "2025Q2", "2025"]
-    known = _without_composite_n(_differences(Oracle(AS_OF), periods))
+    periods = ["2025Q1", "2025"]
+    # Every filter the showcase response falls in, alone and all together: the figures it
+    # can move.
+    own = {
+        kind: str(value)
+        for kind, value in zip(
+            RESPONSE_KINDS,
+            Response.objects.filter(pk=showcase.pk).values_list(
+                "survey_id", "channel", "touchpoint_id", "segment", "team_id", "agent_id"
+            )[0],
+            strict=True,
+        )
+        if value not in (None, "")
+    }
+    touched = [{}, *({kind: value} for kind, value in own.items()), own]
+    known = _without_composite_n(_differences(Oracle(AS_OF), periods, touched))
     before_rollups = _rollups()
     before = selectors.metric_figures("2025Q1")
-    bought_before = selectors.repurchase_table("2025Q1", "survey", str(showcase.survey_id))
+    bought_before = selectors.repurchase_table("2025Q1", {"survey": str(showcase.survey_id)})
 
     with time_machine.travel(AS_OF, tick=False):
         dataset.set_flag(data, "showcase", "is_spam", True)
@@ -283,18 +390,18 @@ def test_marking_a_counted_response_spam_removes_it_from_every_figure_and_unmark
     )
     for metric in ("response_rate", "coverage"):
         assert spam[metric].details["successes"] == before[metric].details["successes"] - 1
-    bought = selectors.repurchase_table("2025Q1", "survey", str(showcase.survey_id))
+    bought = selectors.repurchase_table("2025Q1", {"survey": str(showcase.survey_id)})
     assert sum(row["repurchased"] for row in bought["nps 0-10"]) == (
         sum(row["repurchased"] for row in bought_before["nps 0-10"]) - 1
     )
-    assert _without_composite_n(_differences(Oracle(AS_OF), periods)) == known
+    assert _without_composite_n(_differences(Oracle(AS_OF), periods, touched)) == known
 
     with time_machine.travel(AS_OF, tick=False):
         dataset.set_flag(data, "showcase", "is_spam", False)
     dataset.recompute_dirty(AS_OF)
 
     assert _rollups() == before_rollups
-    assert _without_composite_n(_differences(Oracle(AS_OF), periods)) == known
+    assert _without_composite_n(_differences(Oracle(AS_OF), periods, touched)) == known
 
 
 def test_responses_at_2330_on_march_31_and_0010_on_april_1_shanghai_land_in_q1_and_q2(
@@ -304,8 +411,8 @@ def test_responses_at_2330_on_march_31_and_0010_on_april_1_shanghai_land_in_q1_a
     early_april = Response.objects.get(pk=data.responses["boundary_q2"])
     survey = str(data.surveys["boundary"])
 
-    q1 = selectors.metric_figures("2025Q1", "survey", survey)["nps"]
-    q2 = selectors.metric_figures("2025Q2", "survey", survey)["nps"]
+    q1 = selectors.metric_figures("2025Q1", {"survey": survey})["nps"]
+    q2 = selectors.metric_figures("2025Q2", {"survey": survey})["nps"]
 
     assert (late_march.submitted_at.isoformat(), late_march.quarter) == (
         "2025-03-31T15:30:00+00:00",
@@ -319,15 +426,15 @@ def test_responses_at_2330_on_march_31_and_0010_on_april_1_shanghai_land_in_q1_a
     assert (q2.n, q2.value) == (1, -100.0)
     assert Case.objects.get(response=early_april).quarter == "2025Q2"
     oracle = Oracle(AS_OF)
-    assert oracle.figures("2025Q1", "survey", survey)["nps"].value == 100.0
-    assert oracle.figures("2025Q2", "survey", survey)["nps"].value == -100.0
+    assert oracle.figures("2025Q1", {"survey": survey})["nps"].value == 100.0
+    assert oracle.figures("2025Q2", {"survey": survey})["nps"].value == -100.0
 
 
 def test_a_metric_with_no_denominator_is_null_and_not_flagged_low_sample(data: Dataset) -> None:
     delivery = str(data.surveys["delivery"])
 
     empty_quarter = selectors.metric_figures("2024Q1")
-    no_fcr_nor_ces = selectors.metric_figures("2025Q2", "survey", delivery)
+    no_fcr_nor_ces = selectors.metric_figures("2025Q2", {"survey": delivery})
 
     assert len(empty_quarter) == 17
     for figure in empty_quarter.values():
@@ -349,11 +456,11 @@ def test_a_composite_index_without_a_weighted_dimension_is_null_and_not_flagged(
     # listed): in 2025Q2 no dimension with data has weight, so the index is null.
     facility = str(data.surveys["facility"])
 
-    composite = selectors.metric_figures("2025Q2", "survey", facility)["composite"]
-    earlier = selectors.metric_figures("2024Q4", "survey", facility)["composite"]
+    composite = selectors.metric_figures("2025Q2", {"survey": facility})["composite"]
+    earlier = selectors.metric_figures("2024Q4", {"survey": facility})["composite"]
 
     # In 2024Q4 "process" weighs 20 and "ambience" is ignored: only process answers count.
-    process_answers = Oracle(AS_OF).figures("2024Q4", "survey", facility)["composite"].n
+    process_answers = Oracle(AS_OF).figures("2024Q4", {"survey": facility})["composite"].n
     assert (composite.value, composite.is_low_sample, earlier.n) == (None, False, process_answers)
 
 
@@ -430,8 +537,8 @@ def test_a_mean_change_between_two_constant_quarters_has_no_test(data: Dataset) 
             response_submit(survey=survey, raw_answers={str(question.pk): score})
             dataset.process_pending()
 
-    figure = selectors.metric_figures("2025Q2", "survey", str(survey.pk))["satisfaction"]
-    expected = Oracle(AS_OF).figures("2025Q2", "survey", str(survey.pk))["satisfaction"]
+    figure = selectors.metric_figures("2025Q2", {"survey": str(survey.pk)})["satisfaction"]
+    expected = Oracle(AS_OF).figures("2025Q2", {"survey": str(survey.pk)})["satisfaction"]
 
     assert (expected.value, expected.margin, expected.change_z) == (
         pytest.approx(100 * 5 / 6),

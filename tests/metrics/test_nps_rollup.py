@@ -37,7 +37,7 @@ def _process_all() -> None:
 
 
 def _all_nps(period: str) -> selectors.Figure:
-    figure = selectors.metric_figure(period, "nps")
+    figure = selectors.metric_figures(period)["nps"]
     assert figure is not None
     return figure
 
@@ -101,8 +101,8 @@ def test_full_recompute_equals_incremental_updates(nps_survey: Survey) -> None:
     for index, score in enumerate([10, 2, 8, 9, 6, 10, 10, 5]):
         _submit(nps_survey, score, datetime(2025, 1 + index, 15, tzinfo=SHANGHAI))
     _process_all()
-    columns = ("quarter", "survey_id", "channel", "measure", "n", "total", "count_a", "count_b")
-    incremental = sorted(AnswerCell.objects.filter(n__gt=0).values_list(*columns))
+    columns = ("quarter", "survey_id", "channel", "question_id", "score", "answers")
+    incremental = sorted(AnswerCell.objects.filter(answers__gt=0).values_list(*columns))
 
     AnswerCell.objects.all().delete()
     AnswerSlice.objects.all().delete()
@@ -148,7 +148,7 @@ def test_metrics_api_returns_the_dashboard_figure(
 
     response = manager_client.get("/api/v1/metrics/nps/?period=2025Q3")
     by_survey = manager_client.get(
-        f"/api/v1/metrics/nps/?period=2025Q3&slice_kind=survey&slice_value={nps_survey.pk}"
+        f"/api/v1/metrics/nps/?period=2025Q3&survey={nps_survey.pk}&channel=web"
     )
     empty = manager_client.get("/api/v1/metrics/nps/?period=2024Q3")
 
@@ -163,12 +163,25 @@ def test_metrics_api_returns_the_dashboard_figure(
 
 def test_metrics_api_names_bad_parameters(manager_client: Client) -> None:
     unknown = manager_client.get("/api/v1/metrics/xyz/")
-    response = manager_client.get("/api/v1/metrics/nps/?period=2025-1&slice_kind=planet")
+    response = manager_client.get(
+        "/api/v1/metrics/nps/?period=2025-1&slice_kind=planet&survey=999999&channel=fax"
+    )
 
     assert unknown.status_code == 404
     assert unknown.json()["error"]["fields"]["metric"][0].startswith("Choose one of: nps, csat")
     assert response.status_code == 400
-    assert sorted(response.json()["error"]["fields"]) == ["period", "slice_kind"]
+    assert response.json()["error"]["message"] == "The metric query is not valid."
+    assert response.json()["error"]["fields"] == {
+        "period": ["Give a quarter such as 2025Q1 or a year such as 2025."],
+        "slice_kind": [
+            "Unknown parameter; use period and the filters survey, channel, touchpoint, "
+            "segment, team, agent."
+        ],
+        "survey": ["No survey has the id 999999."],
+        "channel": [
+            "Unknown channel fax; use one of: web, email, sms, qr, phone, embed, api, import."
+        ],
+    }
 
 
 def test_quarter_boundaries_are_local_midnight() -> None:

@@ -134,7 +134,7 @@ def test_composite_index_weighs_dimension_scores(
 
     metrics_rebuild()
 
-    figure = selectors.metric_figure(response.quarter, "composite")
+    figure = selectors.metric_figures(response.quarter)["composite"]
     assert figure is not None
     # speed 100 (weight 15), outcome 50 (weight 10): (15*100 + 10*50) / 25 = 80
     assert figure.value == pytest.approx(80.0)

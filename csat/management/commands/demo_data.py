@@ -7,6 +7,7 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +17,7 @@ from accounts.services import user_create
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
 from metrics.services import metrics_rebuild, responses_link_purchases, weights_set
+from metrics.targets import target_set
 from surveys.models import (
     Answer,
     Channel,
@@ -65,6 +67,29 @@ REASONS = [
     "Delivery arrived a day late.",
     "Great follow-up call.",
 ]
+# Targets (metric, baseline, target, stretch, benchmark) with the brief's quarterly plan 3, 5, 4, 6.
+# This year's are the brief's figures; last year's are the demo's assumption of the road to them.
+PLAN_WEIGHTS = {"weight_q1": 3, "weight_q2": 5, "weight_q3": 4, "weight_q4": 6}
+TARGETS_THIS_YEAR = [
+    ("nps", 42, 58, 62, 65),
+    ("nonrepeat_resolution", 68, 85, 90, None),
+    ("fcr", 76, 88, 90, None),
+    ("operational_fcr", 76, 88, None, None),
+    ("satisfaction", 75, 85, 88, None),
+    ("complaint_rate", 6, 5, 4, None),  # the brief: below 5 %
+    ("first_response_time", 24, 4, 2, None),  # the brief: after-sales response 24 h -> 4 h
+]
+TARGETS_LAST_YEAR = [
+    ("nps", 30, 42, 45, 65),
+    ("nonrepeat_resolution", 60, 68, None, None),
+    ("fcr", 70, 76, None, None),
+    ("operational_fcr", 70, 76, None, None),
+    ("satisfaction", 70, 75, None, None),
+    ("complaint_rate", 7, 6, None, None),
+    ("first_response_time", 30, 24, None, None),
+]
+# A segment's own target: high-value customers are held to more.
+SEGMENT_TARGETS = [("nps", Segment.HIGH_VALUE, 48, 64, 68, 70)]
 # Repurchase within 90 days by NPS band (the brief: 15%, 32%, 58%, 72%).
 REPURCHASE = {0: 0.08, 1: 0.08, 2: 0.08, 3: 0.15, 4: 0.15, 5: 0.32, 6: 0.32, 7: 0.58, 8: 0.58}
 
@@ -87,6 +112,7 @@ class Demo:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.now = timezone.now()
+        self.questions_by_survey: dict[int, list[Question]] = {}
         self.quarters = [Quarter.current()]
         for _index in range(7):
             self.quarters.insert(0, self.quarters[0].previous())
@@ -105,10 +131,14 @@ class Demo:
             for name, role in DEMO_USERS
         }
         self.manager = users["manager"]
-        self.agents = [users["staff"]] + [
-            user_create(username=f"agent{i}", password=DEMO_PASSWORD, role=Role.STAFF, team=team)
-            for i, team in enumerate([support, after_sales, after_sales], start=1)
-        ]
+        # More agents who served customers; they never log in (no password to hash: hashing
+        # takes a good part of a second each).
+        staff_group = Group.objects.get(name=Role.STAFF)
+        self.agents = [users["staff"]]
+        for i, team in enumerate([support, after_sales, after_sales], start=1):
+            agent = User.objects.create_user(username=f"agent{i}", password=None, team=team)
+            agent.groups.add(staff_group)
+            self.agents.append(agent)
         self.touchpoints = [
             Touchpoint.objects.create(code=code, name=name, position=index)
             for index, (code, name) in enumerate(TOUCHPOINTS)
@@ -122,6 +152,7 @@ class Demo:
             weights={code: weight for code, _name, weight in DIMENSIONS},
             user=users["admin"],
         )
+        self._targets(users["admin"])
         self.categories = [
             ComplaintCategory.objects.create(name=name, root_cause=cause)
             for name, cause, _share in CATEGORIES
@@ -150,6 +181,26 @@ class Demo:
         service = self._service_survey(users["staff"])
         for step, period in enumerate(self.quarters):
             self._quarter(step, period, nps_surveys, service)
+
+    def _targets(self, admin: User) -> None:
+        this_year = self.quarters[-1].year
+        plans = [(this_year, "", row) for row in TARGETS_THIS_YEAR]
+        plans += [(this_year - 1, "", row) for row in TARGETS_LAST_YEAR]
+        plans += [(this_year, segment, (m, *rest)) for m, segment, *rest in SEGMENT_TARGETS]
+        for year, segment, (metric, baseline, target, stretch, benchmark) in plans:
+            target_set(
+                metric=metric,
+                year=year,
+                segment=segment,
+                values={
+                    "baseline": baseline,
+                    "target": target,
+                    "stretch": stretch,
+                    "benchmark": benchmark,
+                    **PLAN_WEIGHTS,
+                },
+                user=admin,
+            )
 
     def _service_survey(self, author: User) -> Survey:
         survey = Survey.objects.create(
@@ -206,14 +257,20 @@ class Demo:
             Channel.PHONE,
             Channel.API,
             Channel.EMBED,
+            Channel.IMPORT,
         ]
-        responses: list[tuple[Response, int]] = []
-        for _index in range(rng.randint(180, 240)):
+        # Rows are built here and written with bulk_create, parents first: the demo loads
+        # in seconds, not a round trip per row.
+        interactions: list[Interaction] = []
+        complained: list[Interaction] = []
+        invitations: list[Invitation] = []
+        answered: list[tuple[Response, Survey]] = []
+        for _index in range(rng.randint(330, 380)):
             agent = rng.choice(self.agents)
             customer = rng.choice(self.customers)
             touchpoint = rng.choice(self.touchpoints)
             occurred = self._moment(period)
-            interaction = Interaction.objects.create(
+            interaction = Interaction(
                 customer=customer,
                 touchpoint=touchpoint,
                 agent=agent,
@@ -223,15 +280,16 @@ class Demo:
                 quarter=quarter_label(occurred),
                 description="Ticket closed",
             )
-            if rng.random() < 0.05 - 0.015 * progress:
-                self._complaint(interaction, progress)
+            interactions.append(interaction)
+            if rng.random() < 0.065 - 0.023 * progress:
+                complained.append(interaction)
             if rng.random() > 0.55:
                 continue  # no survey answered for this interaction
             survey = rng.choice(nps_surveys) if rng.random() < 0.75 else service
             channel = rng.choice(channels)
             invitation = None
             if channel in (Channel.EMAIL, Channel.SMS):
-                invitation = Invitation.objects.create(
+                invitation = Invitation(
                     survey=survey,
                     customer=customer,
                     channel=channel,
@@ -245,8 +303,9 @@ class Demo:
                     delivered_at=occurred + timedelta(minutes=1),
                     quarter=quarter_label(occurred),
                 )
+                invitations.append(invitation)
             submitted = min(occurred + timedelta(hours=rng.uniform(1, 48)), self.now)
-            response = Response.objects.create(
+            response = Response(
                 survey=survey,
                 channel=channel,
                 customer=customer,
@@ -258,31 +317,54 @@ class Demo:
                 submitted_at=submitted,
                 quarter=quarter_label(submitted),
             )
-            score = self._answers(response, survey, service, progress)
-            responses.append((response, score))
+            answered.append((response, survey))
         for _index in range(rng.randint(40, 80)):
             # invitations that were delivered but never answered
             customer = rng.choice(self.customers)
             sent = self._moment(period)
-            Invitation.objects.create(
-                survey=rng.choice(nps_surveys),
-                customer=customer,
-                channel=rng.choice([Channel.EMAIL, Channel.SMS]),
-                status=Invitation.Status.DELIVERED,
-                segment=customer.segment,
-                sent_at=sent,
-                delivered_at=sent + timedelta(minutes=1),
-                quarter=quarter_label(sent),
+            invitations.append(
+                Invitation(
+                    survey=rng.choice(nps_surveys),
+                    customer=customer,
+                    channel=rng.choice([Channel.EMAIL, Channel.SMS]),
+                    status=Invitation.Status.DELIVERED,
+                    segment=customer.segment,
+                    sent_at=sent,
+                    delivered_at=sent + timedelta(minutes=1),
+                    quarter=quarter_label(sent),
+                )
             )
-        for response, score in responses:
-            self._purchase(response, score)
+        Interaction.objects.bulk_create(interactions)
+        for invitation in invitations:
+            invitation.interaction_id = (
+                invitation.interaction.pk if invitation.interaction else None
+            )
+        Invitation.objects.bulk_create(invitations)
+        for response, _survey in answered:
+            response.invitation_id = response.invitation.pk if response.invitation else None
+        Response.objects.bulk_create([response for response, _survey in answered])
+        answers: list[Answer] = []
+        purchases: list[Purchase] = []
+        for response, survey in answered:
+            score, rows = self._answers(response, survey, service, progress)
+            answers.extend(rows)
+            purchase = self._purchase(response, score)
+            if purchase is not None:
+                purchases.append(purchase)
             if score <= 6:
                 self._follow_up(response, progress)
+        Answer.objects.bulk_create(answers)
+        Purchase.objects.bulk_create(purchases)
+        for interaction in complained:
+            self._complaint(interaction, progress)
 
-    def _answers(self, response: Response, survey: Survey, service: Survey, progress: float) -> int:
+    def _answers(
+        self, response: Response, survey: Survey, service: Survey, progress: float
+    ) -> tuple[int, list[Answer]]:
         rng = self.rng
         if survey != service:
-            promoter, detractor = 0.52 + 0.14 * progress, 0.12 - 0.05 * progress
+            # NPS climbs from about 29 to about 57 over the two years (the brief: 42 -> 58).
+            promoter, detractor = 0.44 + 0.20 * progress, 0.15 - 0.08 * progress
             roll = rng.random()
             if roll < promoter:
                 score = rng.choice([9, 10])
@@ -290,14 +372,13 @@ class Demo:
                 score = rng.randint(0, 6)
             else:
                 score = rng.choice([7, 8])
-            questions = list(survey.questions.all())
+            questions = self._questions(survey)
             answers = [Answer(response=response, question=questions[0], number=score)]
             if rng.random() < 0.6:
                 answers.append(
                     Answer(response=response, question=questions[1], text=rng.choice(REASONS))
                 )
-            Answer.objects.bulk_create(answers)
-            return score
+            return score, answers
         # Satisfaction climbs from about 75 toward 85 points (the brief).
         mean = 3.9 + 0.45 * progress
         stars = max(1, min(5, round(rng.gauss(mean, 0.9))))
@@ -325,20 +406,27 @@ class Demo:
                     number=max(1, min(5, round(rng.gauss(mean + bias, 0.8)))),
                 )
             )
-        Answer.objects.bulk_create(answers)
-        return 2 * stars  # a 1-10 equivalent, for repurchase and follow-up
+        return 2 * stars, answers  # a 1-10 equivalent, for repurchase and follow-up
 
-    def _purchase(self, response: Response, score: int) -> None:
+    def _questions(self, survey: Survey) -> list[Question]:
+        if survey.pk not in self.questions_by_survey:
+            self.questions_by_survey[survey.pk] = list(survey.questions.all())
+        return self.questions_by_survey[survey.pk]
+
+    def _purchase(self, response: Response, score: int) -> Purchase | None:
         chance = REPURCHASE.get(score, 0.72)
         if response.submitted_at and self.rng.random() < chance:
             bought = response.submitted_at + timedelta(days=self.rng.uniform(1, 85))
             if bought < self.now:
-                Purchase.objects.create(customer=response.customer, purchased_at=bought)
+                return Purchase(customer=response.customer, purchased_at=bought)
+        return None
 
     def _case(self, kind: str, opened: datetime, progress: float, **fields: Any) -> Case:
         rng = self.rng
         first = opened + timedelta(hours=rng.uniform(1, 40 - 25 * progress))
         resolved = first + timedelta(hours=rng.uniform(1, 60 - 30 * progress))
+        if kind == Case.Kind.COMPLAINT and rng.random() > 0.72 + 0.22 * progress:
+            resolved = self.now + timedelta(days=1)  # still unresolved
         case = Case.objects.create(
             kind=kind,
             opened_at=opened,

@@ -1,0 +1,308 @@
+"""Reading the rollups for periods and any combination of filters (metrics/selectors.py).
+
+No filter, or one filter, reads the slices: a few hundred rows per quarter (AnswerSlice,
+PeriodRollup). Two filters or more add up the cells that match them all (AnswerCell,
+CaseCell, ReachCell), grouped in the database. A year adds its
+quarters, except for what cannot be added: distinct customers (coverage, customers per
+complaint category) and the median first-response time. For those, a combination of filters
+is computed when read, as of the moment the cells were computed, from the rows that are not
+responses: interactions joined to the respondents rollup (RespondentQuarter), and the cases.
+Nothing here reads a response or an answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Max, Model, QuerySet, Sum
+
+from feedback.models import Case
+from metrics import families, formulas
+from metrics.models import AnswerCell, AnswerSlice, CaseCell, PeriodRollup, ReachCell, SliceKind
+from metrics.periods import Period, period_quarters
+
+FILTER_FIELDS = {
+    SliceKind.SURVEY.value: "survey_id",
+    SliceKind.CHANNEL.value: "channel",
+    SliceKind.TOUCHPOINT.value: "touchpoint_id",
+    SliceKind.SEGMENT.value: "segment",
+    SliceKind.TEAM.value: "team_id",
+    SliceKind.AGENT.value: "agent_id",
+}
+INTEGER_KINDS = frozenset({"survey", "touchpoint", "team", "agent"})
+SCORE_COMPONENTS = ("answers", "repurchase_open", "repurchase_closed", "repurchase_bought")
+
+Filters = Mapping[str, str]
+Components = dict[str, Any]
+# (period label, member of the grouping kind or "") -> what was read
+Keyed = dict[tuple[str, str], Any]
+
+
+def _cell_value(kind: str, value: str) -> int | str:
+    return int(value) if kind in INTEGER_KINDS else value
+
+
+def cell_filter(filters: Filters) -> dict[str, int | str]:
+    """The cell columns and values that a combination of filters selects."""
+    return {FILTER_FIELDS[kind]: _cell_value(kind, value) for kind, value in filters.items()}
+
+
+def _uses_slices(filters: Filters, by: str | None) -> tuple[str, str] | None:
+    """The slice (kind, value) to read, or None when the cells must be added up."""
+    if by is not None:
+        return (by, "") if not filters else None
+    if not filters:
+        return (SliceKind.ALL.value, "")
+    if len(filters) == 1:
+        ((kind, value),) = filters.items()
+        return kind, value
+    return None
+
+
+def _quarter_labels(periods: Sequence[Period]) -> list[str]:
+    return sorted({quarter.label for period in periods for quarter in period_quarters(period)})
+
+
+def _spread(
+    periods: Sequence[Period], rows: Iterable[tuple[str, str, Any, dict[str, int]]]
+) -> dict[tuple[str, str], dict[Any, dict[str, int]]]:
+    """Add quarter rows (quarter, member, key, components) into every asked period holding
+    the quarter (a quarter itself, or its year)."""
+    owners: dict[str, list[str]] = defaultdict(list)
+    for period in periods:
+        for quarter in period_quarters(period):
+            owners[quarter.label].append(period.label)
+    result: dict[tuple[str, str], dict[Any, dict[str, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for quarter, member, key, components in rows:
+        for label in owners.get(quarter, ()):
+            target = result[(label, member)][key]
+            for name, amount in components.items():
+                target[name] += amount
+    return result
+
+
+def _grouped(
+    model: type[Model],
+    quarters: Sequence[str],
+    filters: Filters,
+    by: str | None,
+    keys: Sequence[str],
+    components: Sequence[str],
+) -> Iterable[tuple[str, str, tuple[Any, ...], dict[str, int]]]:
+    """Rows (quarter, member, key, components) from slices or from summed cells."""
+    use = _uses_slices(filters, by)
+    if use is not None:
+        kind, value = use
+        rows: QuerySet[Any] = model.objects.filter(quarter__in=quarters, slice_kind=kind)
+        if by is None:
+            rows = rows.filter(slice_value=value)
+        for row in rows.values_list("quarter", "slice_value", *keys, *components):
+            member = row[1] if by is not None else ""
+            yield (
+                row[0],
+                member,
+                tuple(row[2 : 2 + len(keys)]),
+                dict(zip(components, row[2 + len(keys) :], strict=True)),
+            )
+        return
+    group = [FILTER_FIELDS[by]] if by is not None else []
+    cells = (
+        _cell_model(model)
+        .objects.filter(quarter__in=quarters, **cell_filter(filters))
+        .exclude(**({group[0]: _none(by)} if by is not None else {}))
+        .values("quarter", *group, *keys)
+        .annotate(**{f"sum_{name}": Sum(name) for name in components})
+        .order_by()
+    )
+    for row in cells:
+        member = str(row[group[0]]) if group else ""
+        yield (
+            row["quarter"],
+            member,
+            tuple(row[key] for key in keys),
+            {name: int(row[f"sum_{name}"] or 0) for name in components},
+        )
+
+
+def _cell_model(model: type[Model]) -> type[Model]:
+    return {AnswerSlice: AnswerCell}[model]
+
+
+def _none(kind: str | None) -> int | str:
+    return 0 if kind in INTEGER_KINDS else ""
+
+
+def answer_scores(
+    periods: Sequence[Period], filters: Filters, by: str | None = None
+) -> dict[tuple[str, str], dict[tuple[int, int, int], dict[str, int]]]:
+    """Score counts per (period, member): {(question id, grid row id, score): components}."""
+    rows = _grouped(
+        AnswerSlice,
+        _quarter_labels(periods),
+        filters,
+        by,
+        ("question_id", "grid_row_id", "score"),
+        SCORE_COMPONENTS,
+    )
+    return {
+        key: {score: dict(counts) for score, counts in scores.items()}
+        for key, scores in _spread(periods, rows).items()
+    }
+
+
+# ---------------------------------------------------------------- period families
+
+
+CASE_ADDITIVE = (*families.CASE_COMPONENTS, "first_response_count")
+REACH_ADDITIVE = ("delivered", "delivered_answered", "interactions")
+
+
+def period_families(
+    periods: Sequence[Period], names: Sequence[str], filters: Filters, by: str | None = None
+) -> dict[str, dict[tuple[str, str], Components]]:
+    """Several families' components per (period, member): one query for the slices."""
+    use = _uses_slices(filters, by)
+    if use is None:
+        return {name: period_rollups(periods, name, filters, by) for name in names}
+    kind, value = use
+    rows = PeriodRollup.objects.filter(
+        period__in=[period.label for period in periods], family__in=names, slice_kind=kind
+    )
+    if by is None:
+        rows = rows.filter(slice_value=value)
+    result: dict[str, dict[tuple[str, str], Components]] = {name: {} for name in names}
+    for family, period, member, components in rows.values_list(
+        "family", "period", "slice_value", "components"
+    ):
+        result[family][(period, member if by is not None else "")] = components
+    return result
+
+
+def period_rollups(
+    periods: Sequence[Period], family: str, filters: Filters, by: str | None = None
+) -> dict[tuple[str, str], Components]:
+    """A family's components per (period, member)."""
+    if _uses_slices(filters, by) is not None:
+        return period_families(periods, [family], filters, by)[family]
+    if family == PeriodRollup.Family.CATEGORIES:
+        return _categories_from_cases(periods, filters)
+    model: type[CaseCell] | type[ReachCell] = (
+        CaseCell if family == PeriodRollup.Family.CASES else ReachCell
+    )
+    additive = CASE_ADDITIVE if model is CaseCell else REACH_ADDITIVE
+    group = [FILTER_FIELDS[by]] if by is not None else []
+    cells = (
+        model.objects.filter(quarter__in=_quarter_labels(periods), **cell_filter(filters))
+        .exclude(**({group[0]: _none(by)} if by is not None else {}))
+        .values("quarter", *group)
+        .annotate(as_of_max=Max("as_of"), **{name: Sum(name) for name in additive})
+        .order_by()
+    )
+    rows, as_of = [], {}
+    for row in cells:
+        member = str(row[group[0]]) if group else ""
+        rows.append((row["quarter"], member, "", {name: int(row[name] or 0) for name in additive}))
+        as_of[row["quarter"]] = max(row["as_of_max"], as_of.get(row["quarter"], row["as_of_max"]))
+    result: dict[tuple[str, str], Components] = {
+        key: dict(values[""]) for key, values in _spread(periods, rows).items()
+    }
+    for (label, member), components in result.items():
+        moment = _period_as_of(label, periods, as_of)
+        narrowed = dict(filters)
+        if by is not None:
+            narrowed[by] = member
+        if model is CaseCell:
+            components.update(_median_from_cases(label, periods, narrowed, moment))
+        else:
+            components.update(_coverage_from_interactions(label, periods, narrowed, moment))
+    return result
+
+
+def _period_as_of(label: str, periods: Sequence[Period], as_of: dict[str, datetime]) -> datetime:
+    period = next(period for period in periods if period.label == label)
+    moments = [as_of[q.label] for q in period_quarters(period) if q.label in as_of]
+    return max(moments)
+
+
+def _labels(label: str, periods: Sequence[Period]) -> list[str]:
+    period = next(period for period in periods if period.label == label)
+    return [quarter.label for quarter in period_quarters(period)]
+
+
+def _case_filter(filters: Filters) -> dict[str, int | str]:
+    return {
+        FILTER_FIELDS[kind]: _cell_value(kind, value)
+        for kind, value in filters.items()
+        if kind != SliceKind.SURVEY
+    }
+
+
+def _median_from_cases(
+    label: str, periods: Sequence[Period], filters: Filters, as_of: datetime
+) -> Components:
+    """The median first-response time of a combination of filters, from the cases."""
+    responded = families.case_rows(_labels(label, periods), as_of).filter(
+        families.responded_q(as_of), **_case_filter(filters)
+    )
+    if connection.vendor == "postgresql":
+        hours = families.first_response_hours()
+        row = responded.aggregate(median=families.Median(hours), count=Count("pk"))
+        return {"first_response_hours_median": row["median"], "first_response_count": row["count"]}
+    delays = [
+        (first - opened).total_seconds() / 3600
+        for opened, first in responded.values_list("opened_at", "first_response")
+    ]
+    return {
+        "first_response_hours_median": formulas.median(delays),
+        "first_response_count": len(delays),
+    }
+
+
+def _coverage_from_interactions(
+    label: str, periods: Sequence[Period], filters: Filters, as_of: datetime
+) -> Components:
+    """Coverage of a combination of filters: interactions joined to the respondents rollup."""
+    narrowed = {
+        FILTER_FIELDS[kind]: _cell_value(kind, value)
+        for kind, value in filters.items()
+        if kind not in (SliceKind.SURVEY, SliceKind.CHANNEL)
+    }
+    row = (
+        families.covered_interactions(_labels(label, periods), as_of)
+        .filter(**narrowed)
+        .aggregate(**families.COVERAGE_AGGREGATES)
+    )
+    return {name: int(row[name] or 0) for name in families.COVERAGE_AGGREGATES}
+
+
+def _categories_from_cases(
+    periods: Sequence[Period], filters: Filters
+) -> dict[tuple[str, str], Components]:
+    """Complaints and distinct customers per category for a combination of filters."""
+    result: dict[tuple[str, str], Components] = {}
+    for period in periods:
+        labels = [quarter.label for quarter in period_quarters(period)]
+        as_of = CaseCell.objects.filter(quarter__in=labels).aggregate(moment=Max("as_of"))
+        if as_of["moment"] is None:
+            continue
+        rows = (
+            Case.objects.filter(
+                kind=Case.Kind.COMPLAINT,
+                quarter__in=labels,
+                opened_at__lte=as_of["moment"],
+                **_case_filter(filters),
+            )
+            .values("category_id")
+            .annotate(complaints=Count("pk"), customers=Count("customer", distinct=True))
+            .order_by()
+        )
+        result[(period.label, "")] = {
+            str(row["category_id"] or 0): [row["complaints"], row["customers"]] for row in rows
+        }
+    return result
