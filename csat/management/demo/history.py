@@ -1,5 +1,5 @@
-"""Load demo data: three log-ins, teams, touchpoints, dimensions and weights, and two years of
-responses, interactions, invitations, cases and purchases with believable trends."""
+"""The demo's history: three log-ins, teams, touchpoints, dimensions and weights, targets, and
+two years of responses, interactions, invitations, cases and purchases with believable trends."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
-from metrics.services import metrics_rebuild, responses_link_purchases, weights_set
+from metrics.services import weights_set
 from metrics.targets import target_set
 from surveys.models import (
     Answer,
@@ -37,6 +35,53 @@ from surveys.services import survey_create_nps
 
 DEMO_PASSWORD = "csat-demo"
 DEMO_USERS = [("staff", Role.STAFF), ("manager", Role.MANAGER), ("admin", Role.ADMIN)]
+AGENT_NAMES = [("Na", "Li"), ("Wei", "Zhang"), ("Grace", "Chen")]
+SURNAMES_ZH = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN_ZH = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "丽",
+    "强",
+    "婷",
+    "佳怡",
+]
+FIRST_EN = [
+    "Ann",
+    "Ben",
+    "Chloe",
+    "David",
+    "Emma",
+    "Frank",
+    "Grace",
+    "Henry",
+    "Iris",
+    "Jack",
+    "Kate",
+    "Leo",
+    "Mia",
+    "Noah",
+    "Olivia",
+    "Peter",
+    "Ruby",
+    "Sam",
+    "Tom",
+    "Vera",
+]
+LAST_EN = ["Lee", "Wong", "Smith", "Chan", "Brown", "Ng", "Taylor", "Lam", "Wilson", "Ho"]
 TOUCHPOINTS = [
     ("first-consultation", "First consultation"),
     ("product-delivery", "Product delivery"),
@@ -94,21 +139,18 @@ SEGMENT_TARGETS = [("nps", Segment.HIGH_VALUE, 48, 64, 68, 70)]
 REPURCHASE = {0: 0.08, 1: 0.08, 2: 0.08, 3: 0.15, 4: 0.15, 5: 0.32, 6: 0.32, 7: 0.58, 8: 0.58}
 
 
-class Command(BaseCommand):
-    help = "Load demo data (idempotent: does nothing when the demo users exist)."
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        if User.objects.filter(username="manager").exists():
-            self.stdout.write("Demo data already loaded.")
-            return
-        with transaction.atomic():
-            Demo(random.Random(2025)).load()
-            responses_link_purchases()
-        metrics_rebuild()
-        self.stdout.write("Demo data loaded; metrics computed.")
+def customer_name(rng: random.Random, language: str) -> str:
+    """A believable name for a customer who speaks `language`."""
+    if language == "zh-hans":
+        return rng.choice(SURNAMES_ZH) + rng.choice(GIVEN_ZH)
+    return f"{rng.choice(FIRST_EN)} {rng.choice(LAST_EN)}"
 
 
-class Demo:
+class History:
+    """Two years of quarters: every channel, segment, touchpoint and team, cases, purchases,
+    targets. Written with bulk_create (thousands of rows: a service call per row would take
+    minutes); the newer features are shown through their services (csat/management/demo/)."""
+
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.now = timezone.now()
@@ -134,9 +176,14 @@ class Demo:
         # More agents who served customers; they never log in (no password to hash: hashing
         # takes a good part of a second each).
         staff_group = Group.objects.get(name=Role.STAFF)
+        self.users = users
+        self.teams = {"support": support, "after_sales": after_sales}
         self.agents = [users["staff"]]
         for i, team in enumerate([support, after_sales, after_sales], start=1):
-            agent = User.objects.create_user(username=f"agent{i}", password=None, team=team)
+            first, last = AGENT_NAMES[i - 1]
+            agent = User.objects.create_user(
+                username=f"agent{i}", password=None, team=team, first_name=first, last_name=last
+            )
             agent.groups.add(staff_group)
             self.agents.append(agent)
         self.touchpoints = [
@@ -158,16 +205,23 @@ class Demo:
             for name, cause, _share in CATEGORIES
         ]
         segments = [Segment.HIGH_VALUE] * 2 + [Segment.NORMAL] * 6 + [Segment.CHURN_RISK] * 2
-        self.customers = Customer.objects.bulk_create(
-            Customer(
-                external_id=f"C{index:05d}",
-                name=f"Customer {index}",
-                email=f"customer{index}@example.com",
-                segment=self.rng.choice(segments),
-                language=self.rng.choice(["zh-hans", "en"]),
+        # Names come from a random stream of their own, so the history's figures do not move.
+        names = random.Random(7)
+        customers = []
+        for index in range(1, 3001):
+            segment = self.rng.choice(segments)
+            language = self.rng.choice(["zh-hans", "en"])
+            customers.append(
+                Customer(
+                    external_id=f"C{index:05d}",
+                    name=customer_name(names, language),
+                    email=f"customer{index}@example.com",
+                    phone=f"+86138{index:08d}",
+                    segment=segment,
+                    language=language,
+                )
             )
-            for index in range(1, 3001)
-        )
+        self.customers = Customer.objects.bulk_create(customers)
         nps_surveys = [
             survey_create_nps(
                 title=f"{touchpoint.name}: how likely are you to recommend us?",
@@ -179,6 +233,7 @@ class Demo:
             for touchpoint in self.touchpoints
         ]
         service = self._service_survey(users["staff"])
+        self.nps_surveys, self.service = nps_surveys, service
         for step, period in enumerate(self.quarters):
             self._quarter(step, period, nps_surveys, service)
 
