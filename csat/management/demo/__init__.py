@@ -47,7 +47,7 @@ def features_load(history: History, rng: random.Random) -> None:
     # After the templates made their dimensions (SERVQUAL's are new).
     respondents = Respondents(rng)
     outreach = Outreach(rng, now, respondents, history.customers)
-    api_user, _token = outreach.api_user(history.teams["support"])
+    api_user, _token = outreach.api_user()
     outreach.touchpoint_rule(history.service, after_sales)
     # Texted nine days ago, so the fatigue rule keeps the email send from inviting them again.
     fatigued = outreach.high_value.pop()

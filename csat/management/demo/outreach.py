@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Permission
 from rest_framework.authtoken.models import Token
 
-from accounts.models import Role, Team, User
+from accounts.models import User
 from csat.management.demo.answers import Respondents
 from surveys.models import (
     Channel,
@@ -34,6 +34,17 @@ from surveys.outreach.interactions import interaction_record
 from surveys.outreach.invitations import send_create
 
 API_USERNAME = "crm"
+# What the CRM does through the API: read the surveys, send answers, interactions, customers
+# and purchases.
+API_PERMISSIONS = [
+    "surveys.view_survey",
+    "surveys.add_response",
+    "surveys.add_interaction",
+    "surveys.view_customer",
+    "surveys.add_customer",
+    "surveys.change_customer",
+    "surveys.add_purchase",
+]
 BOUNCING_EMAIL = "zhang.wei@old-mail.example.com"
 
 
@@ -55,14 +66,17 @@ class Outreach:
         self.high_value = [c for c in pool if c.segment == Segment.HIGH_VALUE]
         self.others = [c for c in pool if c.segment != Segment.HIGH_VALUE]
 
-    def api_user(self, team: Team) -> tuple[User, str]:
-        """The CRM's account: staff permissions, no password (it signs in with its token)."""
-        # Made as user_create makes a staff member, without a password to hash (it never signs
-        # in on a page).
+    def api_user(self) -> tuple[User, str]:
+        """The CRM's API account: the permissions its calls need and no more (no role, no
+        team: it serves no customer), no password (it signs in with its token only)."""
         user = User.objects.create_user(
-            username=API_USERNAME, password=None, team=team, first_name="CRM", last_name="API"
+            username=API_USERNAME, password=None, first_name="CRM", last_name="API"
         )
-        user.groups.add(Group.objects.get(name=Role.STAFF))
+        for dotted in API_PERMISSIONS:
+            app_label, codename = dotted.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
         token = Token.objects.create(user=user)
         return user, token.key
 

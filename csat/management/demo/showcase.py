@@ -49,7 +49,7 @@ SURVEYS = [
         ("After-sales call-back", "售后电话回访"),
         "after-sales-support",
     ),
-    ("servqual", "zh-hans", ("Our service quality", "服务质量评价"), ""),
+    ("servqual", "en", ("Our service quality", "服务质量评价"), ""),
     (
         "service_dimensions",
         "en",
