@@ -16,6 +16,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from accounts.models import User
 from csat.management.demo.backends import DemoEmailBackend, DemoSmsBackend
@@ -234,13 +235,14 @@ def test_api_token_printed_by_the_demo_lists_surveys_and_records_an_interaction(
             "customer_external_id": "C00042",
             "touchpoint": "after-sales-support",
             "agent": "agent2",
-            "occurred_at": "2026-01-05T10:00:00+08:00",
-            "external_id": "CRM-TICKET-1",
+            "occurred_at": timezone.now().isoformat(),
+            "external_id": "T-1",
         },
         content_type="application/json",
     )
     assert recorded.status_code == 201
-    assert recorded.json()["invitation"]["channel"] == "sms"
+    invitation = recorded.json()["invitation"]
+    assert (invitation["channel"], invitation["status"]) == ("sms", "scheduled")
     assert User.objects.get(username=API_USERNAME).has_usable_password() is False
 
 
