@@ -8,6 +8,8 @@ import random
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from metrics.periods import quarter_label
 from surveys.models import Dimension, Question, Response, Survey
 from surveys.respond import survey_questions
@@ -46,6 +48,16 @@ DIMENSION_BIAS = {
     "process-experience": 0.0,
     "outcome": 0.2,
 }
+
+
+def daytime(at: datetime, earliest: datetime, latest: datetime) -> datetime:
+    """`at` moved into local waking hours (8:00-22:00) when it falls at night, unless that
+    would leave [earliest, latest]: customers answer by day."""
+    local = timezone.localtime(at)
+    if 8 <= local.hour < 22:
+        return at
+    moved = local.replace(hour=8 + local.hour % 14)
+    return moved if earliest <= moved <= latest else at
 
 
 def _clamp(value: float, low: int, high: int) -> int:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
+from csat.management.demo.answers import daytime
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from metrics.periods import Quarter, quarter_label
 from metrics.services import weights_set
@@ -295,9 +296,10 @@ class History:
 
     def _moment(self, period: Quarter) -> datetime:
         end = min(period.end, self.now)
-        return period.start + timedelta(
+        at = period.start + timedelta(
             seconds=self.rng.uniform(0, (end - period.start).total_seconds())
         )
+        return daytime(at, period.start, end)
 
     def _quarter(
         self, step: int, period: Quarter, nps_surveys: list[Survey], service: Survey
@@ -360,6 +362,7 @@ class History:
                 )
                 invitations.append(invitation)
             submitted = min(occurred + timedelta(hours=rng.uniform(1, 48)), self.now)
+            submitted = daytime(submitted, occurred, self.now)
             response = Response(
                 survey=survey,
                 channel=channel,

@@ -13,10 +13,11 @@ import random
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from csat.management.demo.answers import Respondents
+from csat.management.demo.answers import Respondents, daytime
 from surveys.models import (
     Channel,
     Customer,
@@ -83,6 +84,11 @@ class Outreach:
     def _at(self, days_ago: float) -> datetime:
         return self.now - timedelta(days=days_ago)
 
+    def _morning(self, days_ago: int) -> datetime:
+        """10:00 local time, `days_ago` days ago (when staff send their surveys)."""
+        day = timezone.localtime(self.now - timedelta(days=days_ago))
+        return day.replace(hour=10, minute=0, second=0, microsecond=0)
+
     def _deliver(self, invitation: Invitation, at: datetime) -> Invitation:
         """Send one due invitation at `at`, as the dispatcher's task would."""
         invitation_send(invitation.pk, now=at)
@@ -91,7 +97,7 @@ class Outreach:
 
     def _reply(self, invitation: Invitation, after: datetime, *, within_days: float) -> None:
         latest = min(after + timedelta(days=within_days), self.now)
-        at = after + (latest - after) * self.rng.uniform(0.05, 1)
+        at = daytime(after + (latest - after) * self.rng.uniform(0.05, 1), after, latest)
         self.respondents.answer(
             invitation.survey,
             at,
@@ -112,7 +118,10 @@ class Outreach:
             delay=timedelta(hours=2),
             reminder_after_days=3,
         )
-        moments = sorted(self._at(self.rng.uniform(0.2, 8)) for _index in range(11))
+        moments = sorted(
+            daytime(self._at(self.rng.uniform(0.2, 8)), self._at(8), self._at(0.2))
+            for _index in range(11)
+        )
         moments.append(self._at(1 / 48))
         for number, occurred in enumerate(moments, start=10231):
             agent = self.rng.choice(agents)
@@ -138,7 +147,7 @@ class Outreach:
 
     def sms_send(self, survey: Survey, author: User, fatigued: Customer) -> SurveySend:
         """Nine days ago: an SMS send with a reminder after three days."""
-        sent_at = self._at(9)
+        sent_at = self._morning(9)
         customers = [self.others.pop() for _index in range(15)] + [fatigued]
         send = send_create(
             survey=survey,
@@ -171,13 +180,18 @@ class Outreach:
         no_consent, _created = customer_save(
             external_id=no_consent.external_id, consents_to_contact=False
         )
-        bouncing, _created = customer_save(external_id=bouncing.external_id, email=BOUNCING_EMAIL)
+        bouncing, _created = customer_save(
+            external_id=bouncing.external_id,
+            name="张伟",
+            email=BOUNCING_EMAIL,
+            language="zh-hans",
+        )
         return unsubscribed, no_consent, bouncing
 
     def email_send(self, survey: Survey, author: User, fatigued: Customer) -> SurveySend:
         """Four days ago: the relationship survey to high-value customers, reminder after five
         days (still to come), one customer saving their answers to finish later."""
-        sent_at = self._at(4)
+        sent_at = self._morning(4)
         special = self.special_customers()
         customers = [self.high_value.pop() for _index in range(26)]
         send = send_create(
@@ -217,7 +231,7 @@ class Outreach:
             customer = self.others.pop()
             self.respondents.answer(
                 survey,
-                self._at(self.rng.uniform(0, 10)),
+                daytime(self._at(self.rng.uniform(0, 10)), self._at(10), self.now),
                 language=customer.language,
                 channel=Channel.API,
                 customer=customer,

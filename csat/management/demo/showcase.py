@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from accounts.models import User
-from csat.management.demo.answers import Respondents
+from csat.management.demo.answers import Respondents, daytime
 from surveys.builder import SurveySettings, survey_update, texts_of
 from surveys.models import Channel, Customer, Survey, Touchpoint
 from surveys.qr import qr_source_read, qr_source_sign
@@ -130,7 +130,7 @@ class Showcase:
     def moment(self, days: float = 10, after: datetime | None = None) -> datetime:
         """A moment of the last `days` days (after `after`, when given)."""
         start = max(after or self.now - timedelta(days=days), self.now - timedelta(days=days))
-        return start + (self.now - start) * self.rng.random()
+        return daytime(start + (self.now - start) * self.rng.random(), start, self.now)
 
     def language(self, chinese_share: float = 0.6) -> str:
         return "zh-hans" if self.rng.random() < chinese_share else "en"
