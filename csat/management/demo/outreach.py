@@ -1,6 +1,6 @@
 """Invitations as the product sends them: a touchpoint rule that invites after-sales customers
-by SMS two hours after their ticket closes (the tickets come from the CRM through the API
-user's services), an SMS send with a reminder, and an email send to high-value customers with
+by SMS two hours after their ticket closes (tickets from the CRM, recorded by the service the
+interactions API calls), an SMS send with a reminder, and an email send to high-value customers with
 every outcome a send page can show (delivered and answered, saved for later, failed with the
 mail server's error, suppressed: unsubscribed, no consent, the fatigue rule).
 
@@ -50,6 +50,8 @@ BOUNCING_EMAIL = "zhang.wei@old-mail.example.com"
 
 
 class Outreach:
+    """The CRM's API account, the after-sales rule and its invitations, the two sends."""
+
     def __init__(
         self,
         rng: random.Random,
@@ -62,7 +64,8 @@ class Outreach:
         self.respondents = respondents
         # Each part of the story invites customers of its own, so the fatigue rule suppresses
         # exactly the one invitation it is meant to.
-        pool = [c for c in customers if int(c.external_id[1:]) > 100]  # C00001-C00006: imports
+        # C00001-C00100 are left alone: the import samples and the README's API example use them.
+        pool = [c for c in customers if int(c.external_id[1:]) > 100]
         self.rng.shuffle(pool)
         self.high_value = [c for c in pool if c.segment == Segment.HIGH_VALUE]
         self.others = [c for c in pool if c.segment != Segment.HIGH_VALUE]
