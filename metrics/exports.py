@@ -141,7 +141,7 @@ def _pareto(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable
     rows = [
         [
             row["name"],
-            row["root_cause"],
+            row["root_cause_label"],
             row["complaints"],
             row["customers"],
             row["share"],

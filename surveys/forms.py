@@ -24,7 +24,9 @@ def _per_language(
     for code in LANGUAGE_CODES:
         widget = forms.Textarea(attrs={"rows": 3}) if textarea else forms.TextInput()
         form.fields[field_name(name, code)] = forms.CharField(
-            label=f"{label} ({LANGUAGE_NAMES[code]})",
+            # Translators: a field label and the language its text is written in.
+            label=_("%(label)s (%(language)s)")
+            % {"label": label, "language": LANGUAGE_NAMES[code]},
             required=False,
             max_length=max_length,
             widget=widget,
