@@ -567,7 +567,7 @@ def phase_check(args: argparse.Namespace) -> dict[str, Any]:
     nps: dict[str, Any] = {}
     matches = True
     for quarter, tally in sorted(expected.items()):
-        figure = selectors.metric_figure(quarter, "nps")
+        figure = selectors.period_figure(quarter, "nps")
         wanted = formulas.nps(tally["promoters"], tally["detractors"], tally["n"])
         got = figure.value if figure else None
         nps[quarter] = {"dashboard": got, "file": wanted, "n": figure.n if figure else 0}

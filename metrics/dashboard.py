@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
-from feedback.models import Case
+from feedback.models import Case, RootCause
 from feedback.selectors import case_list_for
 from metrics import selectors, target_formulas, targets
 from metrics.periods import Quarter
@@ -252,9 +252,12 @@ def pareto_for(quarter: Quarter, filters: Filters) -> list[dict[str, Any]]:
     categories = selectors.complaint_categories(quarter.label, _or_none(filters))
     by_key = {str(row["category_id"]): row for row in categories}
     rows = target_formulas.pareto([(key, row["complaints"]) for key, row in by_key.items()])
+    causes = dict(RootCause.choices)
     return [
         {
             **by_key[row.key],
+            # The fishbone group as people read it (the row keeps the code for the API).
+            "root_cause_label": str(causes.get(by_key[row.key]["root_cause"], "")),
             "share": row.share,
             "cumulative": row.cumulative,
             "is_vital_few": row.is_vital_few,

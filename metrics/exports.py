@@ -46,7 +46,12 @@ class Table:
 
 def _targets(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable[Row]]:
     headers = [
-        _("Metric"), _("Actual"), "n", _("95% margin"), _("95% low"), _("95% high"),
+        _("Metric"), _("Actual"), "n", _("95% margin"),
+        # Not format strings: "% l" and "% h" only look like directives to xgettext.
+        # xgettext:no-python-format
+        _("95% low"),
+        # xgettext:no-python-format
+        _("95% high"),
         _("Change on last quarter"), _("Significant"), _("Baseline"), _("Quarter target"),
         _("Annual target"), _("Stretch target"), _("Benchmark"), _("Gap"), _("Progress"),
         _("Status"),
@@ -136,7 +141,7 @@ def _pareto(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable
     rows = [
         [
             row["name"],
-            row["root_cause"],
+            row["root_cause_label"],
             row["complaints"],
             row["customers"],
             row["share"],

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from surveys.builder import LANGUAGE_CODES, OptionSpec, QuestionSpec, SurveySettings, field_name
 from surveys.models import Question, Survey, Touchpoint
@@ -23,7 +24,9 @@ def _per_language(
     for code in LANGUAGE_CODES:
         widget = forms.Textarea(attrs={"rows": 3}) if textarea else forms.TextInput()
         form.fields[field_name(name, code)] = forms.CharField(
-            label=f"{label} ({LANGUAGE_NAMES[code]})",
+            # Translators: a field label and the language its text is written in.
+            label=_("%(label)s (%(language)s)")
+            % {"label": label, "language": LANGUAGE_NAMES[code]},
             required=False,
             max_length=max_length,
             widget=widget,
@@ -155,7 +158,10 @@ class QuestionForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Question.Kind.choices)
     is_required = forms.BooleanField(label=_("Required"), required=False)
     scale = forms.ChoiceField(label=_("Scale"), choices=SCALE_CHOICES, required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=Question.Role.choices, required=False)
+    # "Role" alone is a user's role elsewhere; here it is what the question measures.
+    role = forms.ChoiceField(
+        label=pgettext_lazy("question", "Role"), choices=Question.Role.choices, required=False
+    )
     dimension = forms.CharField(
         label=_("Dimension"),
         required=False,

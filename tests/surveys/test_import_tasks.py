@@ -89,7 +89,7 @@ def test_a_chunk_event_handled_twice_opens_one_case_and_counts_each_response_onc
     handoff.import_chunk_apply(chunk.pk)
 
     assert list(Case.objects.values_list("response__import_key", "summary")) == [("R-1", "Late")]
-    figure = selectors.metric_figure("2025Q2", "nps")
+    figure = selectors.period_figure("2025Q2", "nps")
     assert figure is not None
     assert (figure.n, figure.value) == (2, 0.0)
 
@@ -254,7 +254,7 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_finishes_without_
     ]
     assert job.attempts == 2
     drain_outbox()
-    nps = selectors.metric_figure("2025Q2", "nps")
+    nps = selectors.period_figure("2025Q2", "nps")
     assert nps is not None
     assert nps.n == 299
 
