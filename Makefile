@@ -22,6 +22,7 @@ run: install
 	@echo ""
 	@echo "  csat is running at http://127.0.0.1:$(PORT)/"
 	@echo "  Demo log-ins (password csat-demo): staff, manager, admin"
+	@echo "  API (docs at /api/v1/docs/): the token of user crm is printed above"
 	@echo "  Database: $${DATABASE_URL:-SQLite in ./var}   Broker: $${REDIS_URL:-filesystem queue in ./var/broker}"
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" CSAT_PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
