@@ -164,3 +164,16 @@ def test_staff_survey_list_shows_the_newest_survey_first(staff_client: Client, s
     # then the newest comes first
     titles = re.findall(r'<a href="/surveys/\d+/">([^<]+)</a>', page)
     assert titles == ["Newest", "Middle", "Oldest"]
+
+
+def test_chinese_thank_you_page_has_its_own_wording(client: Client, nps_survey: Survey) -> None:
+    # "Thank you!" on the page after answering and in the invitation email are translated
+    # apart (message contexts): the page thanks for taking part
+    key, names = _form(client, nps_survey)
+    response = client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "9"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
+    assert "<h1>感谢您的参与\uff01</h1>" in response.content.decode()
