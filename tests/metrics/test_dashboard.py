@@ -190,6 +190,25 @@ def test_analysis_page_has_pareto_segments_repurchase_and_composition(
     assert 'data-chart="pareto"' in page
 
 
+def _card_targets(page: str, metric: str) -> str:
+    found = re.search(rf'data-testid="{metric}-targets">(.*?)</p>', page, re.S)
+    assert found is not None, metric
+    return " ".join(found.group(1).split())
+
+
+def test_metric_card_names_the_quarter_target_the_annual_target_and_the_benchmark(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given NPS 2026: baseline 42, annual target 58 (Q2 target 49.1), benchmark 65
+    page = manager_client.get("/dashboard/?period=2026Q2").content.decode()
+    # then the card says which target is which (not "Target 49.1 · year 58.0")
+    assert _card_targets(page, "nps") == "Quarter target 49.1 · Annual target 58.0 · Benchmark 65.0"
+    chinese = manager_client.get(
+        "/dashboard/?period=2026Q2", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert _card_targets(chinese, "nps") == "季度目标 49.1 · 年度目标 58.0 · 行业标杆 65.0"
+
+
 def test_report_page_prints_every_table(data: DashboardData, manager_client: Client) -> None:
     response = manager_client.get("/dashboard/report/?period=2026Q2")
     page = response.content.decode()
