@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
@@ -213,6 +213,25 @@ def nps_composition(figure: selectors.Figure | None) -> list[dict[str, Any]]:
         {"key": key, "label": label, "count": count, "share": 100 * count / figure.n}
         for key, label, count in parts
     ]
+
+
+SCALE_KINDS = {
+    "nps": pgettext_lazy("scale heading", "NPS"),
+    "csat": pgettext_lazy("scale heading", "CSAT"),
+    "ces": pgettext_lazy("scale heading", "CES"),
+    "rating": pgettext_lazy("scale heading", "Rating grid"),
+}
+
+
+def scale_label(key: str) -> str:
+    """An engine table key ("nps 0-10", "csat 1-5") as people read it: "NPS (0-10)",
+    "CSAT (1-5 stars)" (a 1-5 CSAT question is answered with stars), "CES (1-7)"."""
+    kind, _space, scale = key.partition(" ")
+    low, _dash, high = scale.partition("-")
+    values = {"kind": SCALE_KINDS.get(kind, kind), "low": low, "high": high}
+    if kind == "csat" and (low, high) == ("1", "5"):
+        return _("%(kind)s (%(low)s-%(high)s stars)") % values
+    return _("%(kind)s (%(low)s-%(high)s)") % values
 
 
 def distribution_for(quarter: Quarter, filters: Filters) -> dict[str, list[dict[str, Any]]]:

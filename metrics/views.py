@@ -212,8 +212,14 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
 def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
     nps = selectors.period_figure(quarter.label, "nps", filters or None)
     return {
-        "repurchase": selectors.repurchase_table(quarter.label, filters or None),
-        "distribution": dashboard.distribution_for(quarter, filters),
+        "repurchase": {
+            dashboard.scale_label(key): rows
+            for key, rows in selectors.repurchase_table(quarter.label, filters or None).items()
+        },
+        "distribution": {
+            dashboard.scale_label(key): rows
+            for key, rows in dashboard.distribution_for(quarter, filters).items()
+        },
         "nps": nps,
         "composition": dashboard.nps_composition(nps),
         "dimensions": dashboard.dimension_rows(quarter, filters),

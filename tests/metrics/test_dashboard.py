@@ -209,6 +209,56 @@ def test_metric_card_names_the_quarter_target_the_annual_target_and_the_benchmar
     assert _card_targets(chinese, "nps") == "季度目标 49.1 · 年度目标 58.0 · 行业标杆 65.0"
 
 
+def test_chinese_dashboard_names_the_metrics_in_the_briefs_terms(
+    data: DashboardData, manager_client: Client
+) -> None:
+    page = manager_client.get(
+        "/dashboard/?period=2026Q3", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+
+    def label(metric: str) -> str:
+        found = re.search(rf'<tr data-metric="{metric}">\s*<th scope="row">([^<]+)', page)
+        assert found is not None, metric
+        return found.group(1).strip()
+
+    # the brief: 非重复投诉解决率 (68% -> 85%), 首次呼叫解决率 (FCR, 76% -> 88%), 问题转化率
+    assert label("nonrepeat_resolution") == "非重复投诉解决率"
+    assert label("fcr") == "首次呼叫解决率（%）"
+    assert label("operational_fcr") == "首次呼叫解决率（运营口径）"
+    assert label("problem_conversion") == "问题转化率"
+    assert label("nps") == "净推荐值 (NPS)"
+
+
+def test_analysis_headings_name_the_scale_as_people_read_it(
+    data: DashboardData, manager_client: Client
+) -> None:
+    page = manager_client.get("/dashboard/analysis/?period=2026Q3").content.decode()
+    # the score distribution and the repurchase table of the NPS question
+    assert page.count("<h3>NPS (0-10)</h3>") == 2
+    assert "nps 0-10" not in page
+    chinese = manager_client.get(
+        "/dashboard/analysis/?period=2026Q3", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert chinese.count("<h3>NPS（0-10 分）</h3>") == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "english", "chinese"),
+    [
+        ("nps 0-10", "NPS (0-10)", "NPS（0-10 分）"),
+        ("csat 1-5", "CSAT (1-5 stars)", "CSAT（1-5 星）"),
+        ("csat 1-7", "CSAT (1-7)", "CSAT（1-7 分）"),
+        ("ces 1-7", "CES (1-7)", "CES（1-7 分）"),
+        ("rating 1-5", "Rating grid (1-5)", "矩阵评分（1-5 分）"),
+    ],
+)
+def test_every_scale_key_has_a_readable_label(key: str, english: str, chinese: str) -> None:
+    with translation.override("en"):
+        assert dashboard.scale_label(key) == english
+    with translation.override("zh-hans"):
+        assert dashboard.scale_label(key) == chinese
+
+
 def test_report_page_prints_every_table(data: DashboardData, manager_client: Client) -> None:
     response = manager_client.get("/dashboard/report/?period=2026Q2")
     page = response.content.decode()
