@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The quarterly dashboard: the same numbers as the API, filters in the URL, drill-down to the
 source rows, analysis views, and the strict Content-Security-Policy."""
 
