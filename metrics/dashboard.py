@@ -346,17 +346,20 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
         ],
         "segment": [(value, str(label)) for value, label in Segment.choices],
         "team": [(str(pk), name) for pk, name in Team.objects.values_list("pk", "name")],
-        "agent": [
-            (str(pk), username)
-            # staff members (who serve customers), never a scan of the responses
-            for pk, username in User.objects.filter(
-                Q(team__isnull=False) | Q(groups__name=Role.STAFF)
-            )
-            .distinct()
-            .order_by("username")
-            .values_list("pk", "username")
-        ],
+        "agent": agent_choices(),
     }
+
+
+def agent_choices() -> list[tuple[str, str]]:
+    """Staff members (who serve customers; never a scan of the responses) by the name people
+    know them by, the full name (else the username), in name order."""
+    agents = (
+        User.objects.filter(Q(team__isnull=False) | Q(groups__name=Role.STAFF))
+        .distinct()
+        .only("pk", "username", "first_name", "last_name")
+    )
+    named = [(agent.display_name, agent.pk) for agent in agents]
+    return [(str(pk), name) for name, pk in sorted(named, key=lambda x: (x[0].casefold(), x[1]))]
 
 
 # ---------------------------------------------------------------- drill-down (source rows)

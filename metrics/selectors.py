@@ -633,8 +633,10 @@ def slice_labels(slice_kind: str, values: Sequence[str]) -> dict[str, str]:
         }
     elif slice_kind == SliceKind.AGENT:
         found = {
-            str(pk): name
-            for pk, name in User.objects.filter(pk__in=ids).values_list("pk", "username")
+            str(user.pk): user.display_name
+            for user in User.objects.filter(pk__in=ids).only(
+                "pk", "username", "first_name", "last_name"
+            )
         }
     elif slice_kind == SliceKind.CHANNEL:
         found = {code: str(label) for code, label in Channel.choices}

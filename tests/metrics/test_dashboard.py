@@ -260,6 +260,29 @@ def test_every_scale_key_has_a_readable_label(key: str, english: str, chinese: s
         assert dashboard.scale_label(key) == chinese
 
 
+def test_agent_filter_shows_full_names_in_name_order(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given agent1 is Ada Lovelace, a new staff member zed is Bo Chen, agent0 has no name
+    agent0, agent1 = data.agents
+    User.objects.filter(pk=agent1.pk).update(first_name="Ada", last_name="Lovelace")
+    zed = User.objects.create(username="zed", first_name="Bo", last_name="Chen", team=data.teams[0])
+    page = manager_client.get(f"/dashboard/?period=2026Q3&agent={agent1.pk}").content.decode()
+    select = re.search(r'<select name="agent" id="f-agent">(.*?)</select>', page, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\d*)"( selected)?>([^<]*)</option>', select.group(1))
+    # then each agent shows by full name (else username), ordered by that name
+    assert options == [
+        ("", "", "All"),
+        (str(agent1.pk), " selected", "Ada Lovelace"),
+        (str(agent0.pk), "", "agent0"),
+        (str(zed.pk), "", "Bo Chen"),
+    ]
+    # and the per-agent figures name them the same way
+    by_agent = selectors.slice_figures("2026Q3", "agent", "nps")
+    assert [label for _member, label, _figure in by_agent] == ["Ada Lovelace", "agent0"]
+
+
 def test_report_page_prints_every_table(data: DashboardData, manager_client: Client) -> None:
     response = manager_client.get("/dashboard/report/?period=2026Q2")
     page = response.content.decode()
