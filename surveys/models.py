@@ -265,6 +265,31 @@ class Question(models.Model):
         scale = self.scale
         return list(range(scale[0], scale[1] + 1)) if scale else []
 
+    @property
+    def show_if_caption(self) -> str:
+        """When a follow-up is shown, as the builder says it: "shown when question 1 is 6 or
+        less", "... is between 3 and 5", "... is 9 or more", "... is 6"; "" for none."""
+        from django.utils.translation import gettext
+
+        trigger = self.show_if_question
+        if trigger is None:
+            return ""
+        low, high = self.show_if_min, self.show_if_max
+        lowest, highest = trigger.scale or (None, None)
+        # A bound at the end of the trigger's scale says nothing: "0 to 6" is "6 or less".
+        low = None if low == lowest else low
+        high = None if high == highest else high
+        values = {"position": trigger.position, "low": low, "high": high}
+        if low is None and high is None:
+            return gettext("shown when question %(position)s is answered") % values
+        if low is None:
+            return gettext("shown when question %(position)s is %(high)s or less") % values
+        if high is None:
+            return gettext("shown when question %(position)s is %(low)s or more") % values
+        if low == high:
+            return gettext("shown when question %(position)s is %(low)s") % values
+        return gettext("shown when question %(position)s is between %(low)s and %(high)s") % values
+
 
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
