@@ -1,8 +1,11 @@
+# ruff: noqa: RUF001, RUF003
 """Staff import through the pages: upload, map, see every row checked, confirm, follow the
 progress; customers and purchases; who may do what; oversized uploads."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -315,3 +318,32 @@ def test_a_finished_import_reruns_nothing_from_its_page(
     assert response.status_code == 400
     assert "Only a checked file can be imported." in response.content.decode()
     assert Response.objects.count() == 1
+
+
+def test_chinese_preview_joins_a_rows_problems_and_choices_the_chinese_way(
+    staff_client: Client,
+) -> None:
+    # given a customer row with two problems, checked and previewed in Chinese
+    job = check(
+        upload("id,segment,language\nC-3,gold,fr\n", kind="customers"),
+        {0: "external_id", 1: "segment", 2: "language"},
+    )
+    page = staff_client.get(
+        f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    problems = re.search(
+        r'data-testid="import-preview">.*?<span class="error">(.*?)</span>', page, re.S
+    )
+    assert problems is not None
+    # then the choices are enumerated with 、 and the problems separated by ； (which takes the
+    # place of the first problem's 。), no "; "
+    assert html.unescape(problems.group(1)) == (
+        "列“segment”：请从以下选项中选择：high_value、normal、churn_risk"
+        "；列“language”：请从以下选项中选择：en、zh-hans。"
+    )
+    # and in English they stay "; "-separated
+    english = staff_client.get(f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (
+        "column segment: Choose one of: high_value; normal; churn_risk.; "
+        "column language: Choose one of: en; zh-hans." in html.unescape(english)
+    )

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from csat.text import join_items
 from surveys.imports.files import Cell
 from surveys.imports.models import ImportJob
 from surveys.imports.schemas.base import (
@@ -106,7 +107,7 @@ class CustomerSchema(RowSchema):
             if segment is None:
                 problems.append(
                     ("segment", _("Choose one of: %(choices)s.")
-                     % {"choices": "; ".join(Segment.values)})
+                     % {"choices": join_items(Segment.values)})
                 )  # fmt: skip
             values["segment"] = segment
         if "email" in self.mapping:
@@ -128,7 +129,7 @@ class CustomerSchema(RowSchema):
             if spelled and language not in self.languages:
                 problems.append(
                     ("language", _("Choose one of: %(choices)s.")
-                     % {"choices": "; ".join(sorted(self.languages))})
+                     % {"choices": join_items(sorted(self.languages))})
                 )  # fmt: skip
             values["language"] = language or settings.LANGUAGE_CODE
         if "consent" in self.mapping:

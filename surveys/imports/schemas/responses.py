@@ -12,6 +12,7 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from csat.text import join_items
 from surveys.imports.files import Cell
 from surveys.imports.models import ImportJob
 from surveys.imports.schemas.base import (
@@ -349,7 +350,7 @@ def _text_parser(question_id: int) -> CellParser:
 def _choice_parser(
     question_id: int, choices: dict[str, int], labels: list[str], is_multiple: bool
 ) -> CellParser:
-    message = _("Choose one of: %(choices)s.") % {"choices": "; ".join(labels)}
+    message = _("Choose one of: %(choices)s.") % {"choices": join_items(labels)}
 
     def parse(text: str) -> list[AnswerTuple]:
         parts = CHOICE_SEPARATORS.split(text) if is_multiple else [text]
