@@ -150,6 +150,30 @@ class CustomerSchema(RowSchema):
             )
         return found
 
+    def changes(self, rows: Sequence[CustomerRow]) -> dict[str, list[str]]:
+        """For each row of a known customer (by key), the mapped columns whose value differs
+        from the stored one, which the import will write over it; [] when none does."""
+        known: dict[str, Customer] = {}
+        for batch in batched([row.key for row in rows]):
+            known.update(
+                (customer.external_id, customer)
+                for customer in Customer.objects.filter(external_id__in=batch)
+            )
+        result = {}
+        for row in rows:
+            customer = known.get(row.key)
+            if customer is not None:
+                result[row.key] = [
+                    str(self._label_of(name))
+                    for name, value in row.values.items()
+                    if getattr(customer, name) != value
+                ]
+        return result
+
+    def _label_of(self, field: str) -> object:
+        target = self.target("consent" if field == "consents_to_contact" else field)
+        return target.label if target is not None else field
+
 
 # ---------------------------------------------------------------- purchases
 

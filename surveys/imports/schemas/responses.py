@@ -310,7 +310,10 @@ class ResponseSchema(RowSchema):
         found: set[str] = set()
         for batch in batched(list(keys)):
             found.update(
-                Response.objects.filter(import_key__in=batch).values_list("import_key", flat=True)
+                # A test response gives its key up to the row (writers.py): not "imported before".
+                Response.objects.filter(import_key__in=batch, is_test=False).values_list(
+                    "import_key", flat=True
+                )
             )
         return found
 
