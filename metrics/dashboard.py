@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -19,7 +21,7 @@ from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
 from feedback.models import Case, RootCause
 from feedback.selectors import case_list_for
-from metrics import selectors, target_formulas, targets
+from metrics import answers, selectors, target_formulas, targets
 from metrics.periods import Quarter
 from surveys.models import Channel, Dimension, Response, Segment, Survey, Touchpoint
 
@@ -232,6 +234,56 @@ def scale_label(key: str) -> str:
     if kind == "csat" and (low, high) == ("1", "5"):
         return _("%(kind)s (%(low)s-%(high)s stars)") % values
     return _("%(kind)s (%(low)s-%(high)s)") % values
+
+
+@dataclass(frozen=True)
+class RepurchaseView:
+    """The repurchase tables of a quarter (by readable scale name) and why some answers are
+    not in the rates yet: their window is open. `closed_quarter` is the latest earlier
+    quarter whose every window has closed (for a link), None when the quarter's are."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    window_days: int
+    window_open: int
+    decided: int
+    closes_on: date
+    closed_quarter: Quarter | None
+
+    @property
+    def all_open(self) -> bool:
+        return bool(self.window_open) and not self.decided
+
+
+def _repurchase_counts(quarter: Quarter, filters: Filters) -> tuple[dict[str, Any], int, int]:
+    tables = selectors.repurchase_table(quarter.label, _or_none(filters))
+    rows = [row for table in tables.values() for row in table]
+    return tables, sum(row["window_open"] for row in rows), sum(row["n"] for row in rows)
+
+
+def repurchase_for(quarter: Quarter, filters: Filters) -> RepurchaseView:
+    """Repurchase by score band, with what the open windows mean for the quarter."""
+    tables, window_open, decided = _repurchase_counts(quarter, filters)
+    window = answers.window()
+    closed_quarter = None
+    if window_open:
+        # The latest earlier quarter with answers and no window open (within the filters);
+        # else the latest whose windows have all closed by the calendar.
+        clock = answers.repurchase_clock() or timezone.now()
+        candidate = quarter.previous()
+        while candidate.end + window > clock:
+            _tables, earlier_open, earlier_decided = _repurchase_counts(candidate, filters)
+            if earlier_decided and not earlier_open:
+                break
+            candidate = candidate.previous()
+        closed_quarter = candidate
+    return RepurchaseView(
+        tables={scale_label(key): rows for key, rows in tables.items()},
+        window_days=round(window.total_seconds() / 86400),
+        window_open=window_open,
+        decided=decided,
+        closes_on=(quarter.end + window).astimezone(quarter.start.tzinfo).date(),
+        closed_quarter=closed_quarter,
+    )
 
 
 def distribution_for(quarter: Quarter, filters: Filters) -> dict[str, list[dict[str, Any]]]:

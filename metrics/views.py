@@ -86,10 +86,6 @@ FILTER_LABELS = {
 def _common(
     quarter: Quarter, filters: dashboard.Filters, errors: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    query = QueryDict(mutable=True)
-    query["period"] = quarter.label
-    for kind, value in filters.items():
-        query[kind] = value
     choices = dashboard.filter_choices()
     errors = errors or {}
     return {
@@ -106,7 +102,7 @@ def _common(
             for kind in dashboard.FILTER_KINDS
         ],
         "quarter_choices": _quarter_choices(quarter),
-        "query": query.urlencode(),
+        "query": _period_query(quarter, filters),
         "export_tables": exports.TABLES,
     }
 
@@ -209,13 +205,22 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/analysis.html", context, status=400 if errors else 200)
 
 
+def _period_query(quarter: Quarter, filters: dashboard.Filters) -> str:
+    """The query string of another quarter with the same filters."""
+    query = QueryDict(mutable=True)
+    query["period"] = quarter.label
+    for kind, value in filters.items():
+        query[kind] = value
+    return query.urlencode()
+
+
 def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
     nps = selectors.period_figure(quarter.label, "nps", filters or None)
+    repurchase = dashboard.repurchase_for(quarter, filters)
+    closed = repurchase.closed_quarter
     return {
-        "repurchase": {
-            dashboard.scale_label(key): rows
-            for key, rows in selectors.repurchase_table(quarter.label, filters or None).items()
-        },
+        "repurchase": repurchase,
+        "repurchase_closed_query": _period_query(closed, filters) if closed else "",
         "distribution": {
             dashboard.scale_label(key): rows
             for key, rows in dashboard.distribution_for(quarter, filters).items()

@@ -401,3 +401,31 @@ def test_drill_down_lists_only_responses_answering_the_metric(
     # given NPS-only responses / when the composite index's responses are listed / then none
     page = manager_client.get("/dashboard/responses/?period=2026Q2&metric=composite")
     assert "0 rows" in page.content.decode()
+
+
+def test_repurchase_of_the_current_quarter_says_why_windows_are_open_and_links_a_closed_one(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given 2026Q3 (now 2026-08-15): its 8 answers were given on 2026-07-20, inside their
+    # 90-day window; 2026Q2's answers (2026-05-10) have their windows closed
+    response = manager_client.get("/dashboard/analysis/?period=2026Q3&channel=email")
+    page = html.unescape(response.content.decode())
+    note = re.search(r'data-testid="repurchase-window-note">(.*?)</p>', page, re.S)
+    assert note is not None
+    text = " ".join(re.sub(r"<[^>]+>", " ", note.group(1)).split())
+    # then the page says why no band has a rate, when that changes, and where to look instead,
+    # keeping the filters
+    assert text == (
+        "No band has a rate yet: all 6 answers of 2026Q3 are still inside their 90-day "
+        "repurchase window, and a rate counts only closed windows. The quarter's last window "
+        "closes on 2026-12-30. See 2026Q2, the latest quarter whose windows have closed"
+    )
+    assert 'href="?period=2026Q2&channel=email" data-testid="repurchase-closed-link"' in page
+    # and that quarter has rates and no note
+    closed = manager_client.get("/dashboard/analysis/?period=2026Q2&channel=email")
+    assert 'data-testid="repurchase-window-note"' not in closed.content.decode()
+    chinese = manager_client.get(
+        "/dashboard/analysis/?period=2026Q3&channel=email", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert "全部 6 个回答仍在 90 天复购观察期内" in chinese
+    assert "查看 2026Q2（观察期已全部结束的最近一个季度）" in chinese
