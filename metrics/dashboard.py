@@ -459,7 +459,7 @@ def _answering(metric: str, condition: Q) -> Exists:
 def drilldown_cases(quarter: Quarter, filters: Filters, metric: str, user: User) -> QuerySet[Case]:
     """The cases opened in the quarter (complaints for complaint metrics) that the user may
     see: staff only their own team's."""
-    cases = case_list_for(user).filter(quarter=quarter.label)
+    cases = case_list_for(user).filter(quarter=quarter.label).exclude(status=Case.Status.WITHDRAWN)
     if metric in COMPLAINT_METRICS:
         cases = cases.filter(kind=Case.Kind.COMPLAINT)
     lookups = {
