@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
 from metrics import dashboard, exports, selectors, services, targets
+from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
 from metrics.periods import Quarter
 from metrics.templatetags.dashboard_tags import chart_value
@@ -399,6 +400,7 @@ def weights(request: HttpRequest) -> HttpResponse:
         "values": values,
         "effective_from": request.POST.get("effective_from", ""),
         "jobs": RecomputeJob.objects.all()[:5],
+        "purged_snapshots": frozen_purged_snapshots(),
     }
     return render(request, "metrics/weights.html", context, status=400 if errors else 200)
 
