@@ -254,6 +254,12 @@ class RepurchaseView:
         return bool(self.window_open) and not self.decided
 
 
+def band_label(band: str) -> str:
+    """A score band as people read it: "3-4", and "3" for a one-point band (not "3-3")."""
+    low, _dash, high = band.partition("-")
+    return low if low == high else band
+
+
 def _repurchase_counts(quarter: Quarter, filters: Filters) -> tuple[dict[str, Any], int, int]:
     tables = selectors.repurchase_table(quarter.label, _or_none(filters))
     rows = [row for table in tables.values() for row in table]
@@ -277,7 +283,10 @@ def repurchase_for(quarter: Quarter, filters: Filters) -> RepurchaseView:
             candidate = candidate.previous()
         closed_quarter = candidate
     return RepurchaseView(
-        tables={scale_label(key): rows for key, rows in tables.items()},
+        tables={
+            scale_label(key): [{**row, "band": band_label(row["band"])} for row in rows]
+            for key, rows in tables.items()
+        },
         window_days=round(window.total_seconds() / 86400),
         window_open=window_open,
         decided=decided,

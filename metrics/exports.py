@@ -102,7 +102,7 @@ def _repurchase(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iter
     rows = [
         [
             dashboard.scale_label(name),
-            row["band"],
+            dashboard.band_label(row["band"]),
             row["n"],
             row["repurchased"],
             row["rate"],

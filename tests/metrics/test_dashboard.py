@@ -243,6 +243,10 @@ def test_analysis_headings_name_the_scale_as_people_read_it(
     assert chinese.count("<h3>NPS（0-10 分）</h3>") == 2
 
 
+def test_one_point_bands_read_as_the_point() -> None:
+    assert [dashboard.band_label(band) for band in ["0-2", "9-10", "3-3"]] == ["0-2", "9-10", "3"]
+
+
 @pytest.mark.parametrize(
     ("key", "english", "chinese"),
     [
