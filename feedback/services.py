@@ -121,7 +121,7 @@ def case_follow_response_marks(*, response: Response, by: User | None = None) ->
     now = timezone.now()
     values = {
         "day": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
-        "who": by.get_username() if by is not None else _("the app"),
+        "who": by.display_name if by is not None else _("the app"),
     }
     if response.is_spam or response.is_test:
         if case is None or case.status == Case.Status.WITHDRAWN:
