@@ -306,3 +306,30 @@ def test_a_low_score_marked_before_its_case_opened_gets_one_when_the_mark_is_rem
     response_mark(response=response, is_spam=False, by=staff)
 
     assert Case.objects.get(response=response).status == "open"
+
+
+def test_upgrade_closes_the_cases_of_responses_marked_before_cases_followed_the_marks(
+    staff: User, nps_survey: Survey
+) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    # given a detractor's case whose response was marked spam the old way (no case change)
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    spam, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 1})
+    kept, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 2})
+    _process_outbox()
+    type(spam).objects.filter(pk=spam.pk).update(is_spam=True)
+
+    # when the data migration runs
+    import_module("feedback.migrations.0006_withdraw_cases_of_marked_responses").withdraw(
+        apps, None
+    )
+
+    # then that case is closed as not counted, with a note; the other stays open
+    assert list(Case.objects.order_by("pk").values_list("response_id", "status")) == [
+        (spam.pk, "withdrawn"),
+        (kept.pk, "open"),
+    ]
+    assert "marked as spam or test" in Case.objects.get(response=spam).resolution_note
