@@ -17,9 +17,10 @@ def _is_chinese() -> bool:
     return (get_language() or "").lower().startswith("zh")
 
 
-def join_items(items: Iterable[object]) -> str:
-    """Parallel items of an enumeration (choices, codes, names): "a; b" / "a、b"."""
-    return ("、" if _is_chinese() else "; ").join(str(item) for item in items)
+def join_items(items: Iterable[object], english: str = "; ") -> str:
+    """Parallel items of an enumeration (choices, codes, names): "a; b" / "a、b". Lists of
+    codes, whose items hold no comma, may keep ", " in English (`english`)."""
+    return ("、" if _is_chinese() else english).join(str(item) for item in items)
 
 
 def join_clauses(items: Iterable[object]) -> str:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
+from csat.text import join_items
 from metrics import dashboard, exports, selectors, services, targets
 from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
@@ -255,7 +256,8 @@ def drilldown_page(request: HttpRequest) -> HttpResponse:
     quarter, filters, errors = _query(request)
     metric = request.GET.get("metric", "nps")
     if metric not in selectors.METRICS:
-        errors = {**errors, "metric": [_("Choose one of: %s.") % ", ".join(selectors.METRICS)]}
+        choices = join_items(selectors.METRICS, english=", ")
+        errors = {**errors, "metric": [_("Choose one of: %s.") % choices]}
         metric = "nps"
     is_cases = metric in dashboard.CASE_METRICS
     rows: Any = (

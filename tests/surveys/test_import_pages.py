@@ -406,3 +406,23 @@ def test_preview_of_a_row_imported_before_as_a_test_response_says_it_is_imported
     assert "1 of them was imported before and will be skipped" in page
     done = run(again)
     assert (done.rows_imported, done.rows_skipped) == (1, 1)
+
+
+def test_chinese_mapping_error_enumerates_the_missing_columns_with_the_enumeration_comma(
+    staff_client: Client, nps_survey: Survey
+) -> None:
+    job = upload(RESPONSES_HEADER + "R-1,2025-05-01 10:00,,,,9,\n", survey=nps_survey)
+
+    response = staff_client.post(
+        f"/imports/{job.pk}/mapping/",
+        {"column_0": "key"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
+
+    found = re.search(
+        r"请为以下每一项映射一列：(.*?)。</p>", html.unescape(response.content.decode())
+    )
+    assert found is not None
+    missing = found.group(1)
+    assert missing.startswith("提交时间、Q1. ")
+    assert ", " not in missing

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from csat.text import join_items
 from metrics.periods import quarter_label, reporting_zone
 from surveys.imports.files import Cell, cell_text
 from surveys.imports.models import ImportJob
@@ -160,7 +161,10 @@ class RowSchema:
         """What is wrong with the mapping as a whole (a required target left out)."""
         missing = [t.label for t in self.targets if t.is_required and t.name not in self.mapping]
         if missing:
-            return [_("Map a column to each of: %(targets)s.") % {"targets": ", ".join(missing)}]
+            return [
+                _("Map a column to each of: %(targets)s.")
+                % {"targets": join_items(missing, english=", ")}
+            ]
         return []
 
     def guess_mapping(self) -> dict[int, str]:
