@@ -59,19 +59,13 @@ TRUNCATE import_stage_response, import_stage_answer;
 NULL = "\\N"
 
 
-def _copy_value(value: object) -> str:
-    """A value in COPY's text format."""
-    if value is None:
-        return NULL
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
+# COPY's text format: a backslash, tab, newline or carriage return in a value is escaped.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_id(value: int | None) -> str:
+    """An id (or None) in COPY's text format: digits need no escaping."""
+    return NULL if value is None else str(value)
 
 
 def insert_plan(
@@ -169,16 +163,24 @@ def write_responses_copy(job: ImportJob, rows: Sequence[ResponseRow]) -> Written
     """PostgreSQL: COPY the chunk into staging tables, then one INSERT ... SELECT."""
     assert job.survey_id is not None
     responses, answers = io.StringIO(), io.StringIO()
+    # A million rows pass through here: locals and one f-string per line.
+    write_response, write_answer, ident, escape = (
+        responses.write,
+        answers.write,
+        _copy_id,
+        COPY_ESCAPES,
+    )
     for row in rows:
-        responses.write(
-            f"{row.row}\t{_copy_value(row.key)}\t{row.submitted_at.isoformat()}\t{row.quarter}\t"
-            f"{_copy_value(row.customer_id)}\t{row.segment}\t{_copy_value(row.agent_id)}\t"
-            f"{_copy_value(row.team_id)}\t{_copy_value(row.touchpoint_id)}\n"
+        number = row.row
+        write_response(
+            f"{number}\t{row.key.translate(escape)}\t{row.submitted_at.isoformat()}\t"
+            f"{row.quarter}\t{ident(row.customer_id)}\t{row.segment}\t{ident(row.agent_id)}\t"
+            f"{ident(row.team_id)}\t{ident(row.touchpoint_id)}\n"
         )
-        for question_id, grid_row_id, choice_id, number, text in row.answers:
-            answers.write(
-                f"{row.row}\t{question_id}\t{_copy_value(grid_row_id)}\t"
-                f"{_copy_value(choice_id)}\t{_copy_value(number)}\t{_copy_value(text)}\n"
+        for question_id, grid_row_id, choice_id, score, text in row.answers:
+            write_answer(
+                f"{number}\t{question_id}\t{ident(grid_row_id)}\t{ident(choice_id)}\t"
+                f"{ident(score)}\t{text.translate(escape)}\n"
             )
     responses.seek(0)
     answers.seek(0)

@@ -278,8 +278,22 @@ class RowSchema:
         cache = self.customer_cache
         if len(cache) > CUSTOMER_CACHE_MAX:
             cache.clear()
-        wanted = sorted({text_of(self.cell(cells, target)) for _number, cells in rows} - {""})
-        missing = [external_id for external_id in wanted if external_id not in cache]
+        index = self.mapping[target]
+        wanted = {text_of(cells[index] if index < len(cells) else None) for _number, cells in rows}
+        missing = sorted(
+            external_id for external_id in wanted if external_id and external_id not in cache
+        )
+        if missing and connection.vendor == "postgresql":
+            # One array parameter instead of ten thousand placeholders for Django to build.
+            table = connection.ops.quote_name(Customer._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT external_id, id, segment FROM {table} WHERE external_id = ANY(%s)",
+                    [missing],
+                )
+                for external_id, pk, segment in cursor.fetchall():
+                    cache[external_id] = (pk, segment)
+            return cache
         for batch in batched(missing):
             for external_id, pk, segment in Customer.objects.filter(
                 external_id__in=batch

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.utils.translation import gettext as _
 
@@ -35,8 +35,10 @@ KIND_ALIASES = {
 CHOICE_SEPARATORS = re.compile(r"\s*[;|]\s*")
 
 
-@dataclass(frozen=True)
-class ResponseRow:
+class ResponseRow(NamedTuple):
+    """A checked row (a named tuple: a million of them are built, at a third of the cost of a
+    frozen dataclass)."""
+
     row: int
     key: str
     submitted_at: datetime
