@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,6 +68,25 @@ def batched(values: Sequence[Any], size: int | None = None) -> Iterable[Sequence
     size = size or (10_000 if connection.vendor == "postgresql" else 900)
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def keys_stored(model: type[models.Model], field: str, keys: Sequence[str]) -> set[str]:
+    """The keys some row of the model already holds in `field` (a unique text column): one
+    array parameter on PostgreSQL, batches of IN (...) elsewhere."""
+    if not keys:
+        return set()
+    if connection.vendor == "postgresql":
+        column = connection.ops.quote_name(model._meta.get_field(field).column)
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)", [list(keys)])
+            return {row[0] for row in cursor.fetchall()}
+    found: set[str] = set()
+    for batch in batched(list(keys)):
+        found.update(
+            model._default_manager.filter(**{f"{field}__in": batch}).values_list(field, flat=True)
+        )
+    return found
 
 
 def text_of(cell: Cell) -> str:

@@ -20,7 +20,7 @@ from surveys.imports.schemas.base import (
     RowProblems,
     RowSchema,
     Target,
-    batched,
+    keys_stored,
     parse_yes_no,
     text_of,
 )
@@ -142,12 +142,7 @@ class CustomerSchema(RowSchema):
         return CustomerRow(row=number, key=key, values=values)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Customer.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
-            )
-        return found
+        return keys_stored(Customer, "external_id", keys)
 
 
 # ---------------------------------------------------------------- purchases
@@ -239,9 +234,4 @@ class PurchaseSchema(RowSchema):
         )
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Purchase.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
-            )
-        return found
+        return keys_stored(Purchase, "external_id", keys)

@@ -18,7 +18,7 @@ from surveys.imports.schemas.base import (
     RowProblems,
     RowSchema,
     Target,
-    batched,
+    keys_stored,
     parse_yes_no,
     text_of,
 )
@@ -308,12 +308,7 @@ class ResponseSchema(RowSchema):
         return tuple(answers)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Response.objects.filter(import_key__in=batch).values_list("import_key", flat=True)
-            )
-        return found
+        return keys_stored(Response, "import_key", keys)
 
 
 def _score_parser(question_id: int, low: int, high: int, grid_row: int | None = None) -> CellParser:
