@@ -22,6 +22,7 @@ from surveys.imports.schemas.base import (
     RowSchema,
     Target,
     batched,
+    keys_stored,
     parse_yes_no,
     text_of,
 )
@@ -143,12 +144,7 @@ class CustomerSchema(RowSchema):
         return CustomerRow(row=number, key=key, values=values)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Customer.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
-            )
-        return found
+        return keys_stored(Customer, "external_id", keys)
 
     def changes(self, rows: Sequence[CustomerRow]) -> dict[str, list[str]]:
         """For each row of a known customer (by key), the mapped columns whose value differs
@@ -264,9 +260,4 @@ class PurchaseSchema(RowSchema):
         )
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Purchase.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
-            )
-        return found
+        return keys_stored(Purchase, "external_id", keys)
