@@ -25,6 +25,7 @@ so they give the same numbers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -458,7 +459,7 @@ def _rebuild_tables(
         "metrics_answercell",
         CELL_KEY,
         COMPONENTS,
-        f"({_stage(f'r.in_rollup = %(true)s AND {response_where}')})",
+        _fresh_cells(cursor, f"r.in_rollup = %(true)s AND {response_where}", params),
         where,
         params,
         keep_delta=True,
@@ -496,6 +497,36 @@ def _rebuild_tables(
         where,
         params,
     )
+
+
+def _fresh_cells(cursor: Any, where: str, params: dict[str, Any]) -> str:
+    """The answers grouped into cells, as a relation for _sync.
+
+    On PostgreSQL the responses are split into as many id ranges as a query has processes
+    (the workers of a Gather and the leader), each grouped on its own: a Parallel Append runs
+    the ranges side by side, where a single grouping would run in one process (the planner
+    cannot foresee that 30 million answers fall into a million cells, so it never plans a
+    partial aggregation). A cell met in several ranges comes out once per range; _sync adds
+    them up. Each range reads its answers through the response-id index (ids follow the
+    order of insertion, as do the rows)."""
+    if connection.vendor != "postgresql":
+        return f"({_stage(where)})"
+    cursor.execute("SELECT MIN(id), MAX(id) FROM surveys_response")
+    low, high = cursor.fetchone()
+    cursor.execute("SHOW max_parallel_workers_per_gather")
+    count = int(cursor.fetchone()[0]) + 1
+    if low is None or count < 2:
+        return f"({_stage(where)})"
+    bounds = [low - 1 + (high - low + 1) * index // count for index in range(count + 1)]
+    parts = []
+    for index, (start, end) in enumerate(itertools.pairwise(bounds)):
+        params[f"range_start{index}"], params[f"range_end{index}"] = start, end
+        ranged = (
+            f"r.id > %(range_start{index})s AND r.id <= %(range_end{index})s "
+            f"AND a.response_id > %(range_start{index})s AND a.response_id <= %(range_end{index})s"
+        )
+        parts.append(_stage(f"{ranged} AND {where}"))
+    return "(" + " UNION ALL ".join(parts) + ")"
 
 
 def _sync(
