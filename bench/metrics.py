@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import os
 import random
@@ -61,6 +60,9 @@ TARGET_PEAK_RSS_MIB = 500.0
 TARGET_READ_MEDIAN_MS = 20.0
 TARGET_READ_GROWTH = 1.5
 
+# The newest responses are generated as not yet applied to the rollups (their events still
+# queued): the first build catches up on them.
+PENDING_RESPONSES = 2000
 INCREMENTAL_WARMUP = 20
 INCREMENTAL_COUNT = 500
 READ_WARMUP = 10
@@ -346,6 +348,9 @@ class Steps:
                 return result, rss
         self.state["done"][key] = [result, rss]
         self.path.write_text(json.dumps(self.state))
+        if key == self.args.stop_after:
+            log(f"stopping after {key} as asked; go on with --resume")
+            raise SystemExit(0)
         return result, rss
 
 
@@ -680,7 +685,8 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
     invitation_columns = (
         "id, survey_id, customer_id, channel, token, status, interaction_id, agent_id, team_id, "
         "touchpoint_id, segment, due_at, sent_at, quarter, delivered_at, expires_at, error, "
-        "created_at"
+        "created_at, suppression_reason, attempts, provider_message_id, reminder_attempts, "
+        "reminder_message_id"
     )
     from feedback.models import ImprovementAction
     from surveys.models import Response
@@ -718,7 +724,8 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
             "responses",
             "INSERT INTO surveys_response (id, survey_id, channel, status, customer_id, agent_id, "
             "team_id, touchpoint_id, submission_key, invitation_id, segment, quarter, in_rollup, "
-            "language, is_test, is_spam, ip_address, user_agent, created_at, submitted_at"
+            "language, is_test, is_spam, ip_address, user_agent, created_at, submitted_at, "
+            "submission_fingerprint, import_key, source_label"
             f"{next_purchase_column}) "
             f"SELECT h.i, h.survey_id, h.channel, h.status, h.customer_id, agent.user_id, "
             f"agent.team_id, {touchpoint.format(survey='h.survey_id')}, '', "
@@ -726,8 +733,12 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
             "AND h.status = 'complete' AND mod(h.i, 20) = 0 THEN h.i END, "
             f"CASE WHEN h.customer_id IS NULL THEN '' ELSE {_segment('h.customer_id')} END, "
             f"CASE WHEN h.status = 'complete' THEN {_quarter('h.t')} ELSE '' END, "
-            "false, 'en', h.u_flag < 0.005, h.u_flag >= 0.005 AND h.u_flag < 0.01, NULL, '', "
-            "h.t, CASE WHEN h.status = 'complete' THEN h.t END"
+            # Every insert path applies its response to the rollups (metrics_apply_response
+            # flips in_rollup), so stored responses are in_rollup when counted; the newest
+            # ones, whose outbox events are still queued, are not yet.
+            "h.status = 'complete' AND h.u_flag >= 0.01 AND h.i <= %(applied)s, "
+            "'en', h.u_flag < 0.005, h.u_flag >= 0.005 AND h.u_flag < 0.01, NULL, '', "
+            "h.t, CASE WHEN h.status = 'complete' THEN h.t END, '', '', ''"
             f"{next_purchase_value} "
             "FROM (SELECT g.*, CASE WHEN g.survey_id IN ("
             + (", ".join(anonymous) or "0")
@@ -771,8 +782,9 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
             "SELECT r.id, r.survey_id, r.customer_id, r.channel, 'bench-' || r.id, 'delivered', "
             "NULL, r.agent_id, r.team_id, r.touchpoint_id, r.segment, r.sent, r.sent, "
             f"{_quarter('r.sent')}, r.sent + interval '1 minute', r.sent + interval '14 days', "
-            "'', r.sent FROM (SELECT r.*, r.submitted_at - make_interval(secs => 172800 * "
-            "random()) AS sent FROM surveys_response r WHERE r.invitation_id IS NOT NULL) AS r",
+            "'', r.sent, '', 1, '', 0, '' FROM (SELECT r.*, "
+            "r.submitted_at - make_interval(secs => 172800 * random()) AS sent "
+            "FROM surveys_response r WHERE r.invitation_id IS NOT NULL) AS r",
         ),
         (
             "invitations unanswered",
@@ -784,7 +796,8 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
             f"{_segment('g.customer_id')}, g.t, g.t, {_quarter('g.t')}, "
             "CASE WHEN g.u_delivered < 0.9 THEN g.t + interval '1 minute' END, "
             "g.t + interval '14 days', "
-            "CASE WHEN g.u_delivered < 0.9 THEN '' ELSE 'mailbox unavailable' END, g.t "
+            "CASE WHEN g.u_delivered < 0.9 THEN '' ELSE 'mailbox unavailable' END, g.t, "
+            "'', 1, '', 0, '' "
             f"FROM (SELECT i, {_pick('u_survey', named)} AS survey_id, "
             f"{_pick('u_channel', invited_channels)} "
             f"AS channel, {_customer('u_customer')} AS customer_id, {agent_slot} AS agent_slot, "
@@ -847,6 +860,7 @@ def generate(n: int) -> dict[str, Any]:
     end = now - timedelta(hours=1)
     params = {
         "n": n,
+        "applied": n - min(PENDING_RESPONSES, n // 100),
         "customers": max(1000, round(200_000 * n / 10_000_000)),
         "agents": AGENT_COUNT,
         "interactions": max(100, n // 20),
@@ -1046,54 +1060,39 @@ def phase_vacuum(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": elapsed()}
 
 
+class _Explained(Exception):
+    pass
+
+
 def phase_explain(args: argparse.Namespace) -> dict[str, Any]:
-    """Plans to stderr: EXPLAIN ANALYZE of the reference scan; EXPLAIN of the rebuild's grouped
-    select and of one coverage query (analysing those would cost a rebuild's worth of time)."""
+    """Plans to stderr: EXPLAIN ANALYZE of the reference scan, then EXPLAIN of the rebuild's
+    grouped scan as the rebuild issues it (its settings and parameters; the rebuild is then
+    rolled back: analysing it would cost a rebuild's worth of time)."""
     from django.db import connection, transaction
-    from django.db.models import Count, Exists, OuterRef, Q
-    from django.utils import timezone
 
     from metrics import answers
-    from metrics.periods import Quarter
-    from surveys.models import Interaction, Response
 
-    as_of, labels = timezone.now(), [Quarter.current().previous().label]
-    responded = Response.objects.filter(
-        Response.counted_q(), customer=OuterRef("customer"), quarter__in=labels,
-        submitted_at__lte=as_of,
-    )  # fmt: skip
-    coverage = (
-        Interaction.objects.filter(quarter__in=labels, occurred_at__lte=as_of)
-        .annotate(responded=Exists(responded))
-        .values("team_id")
-        .annotate(
-            customers=Count("customer", distinct=True),
-            customers_covered=Count("customer", distinct=True, filter=Q(responded=True)),
-        )
-        .order_by()
-    )
-    coverage_sql, coverage_params = coverage.query.sql_with_params()
-    select = answers.GROUPED_SELECT_SQL.format(where="r.in_rollup = %s")
-    if hasattr(answers, "measure_map"):  # the measure map as a VALUES table (f017d64 on)
-        select, map_params = answers._with(select, answers.measure_map())
-        select_params = (*map_params, True)
-    else:
-        select, select_params = answers._with(select), (True,)
     plans = {}
-    with transaction.atomic(), connection.cursor() as cursor:
-        for name, prefix, sql, params in [
-            ("raw scan", "EXPLAIN (ANALYZE, BUFFERS)", RAW_SCAN_SQL, ()),
-            ("coverage (team slice, one quarter)", "EXPLAIN", coverage_sql, coverage_params),
-            ("rebuild select", "EXPLAIN", select, select_params),
-        ]:
-            if name == "rebuild select":
-                # The planner settings answers_rebuild takes for its grouped scan.
-                source = inspect.getsource(answers.answers_rebuild)
-                for setting in re.findall(r'"(SET LOCAL [^"]+)"', source):
-                    cursor.execute(setting)
-            cursor.execute(f"{prefix} {sql}", params)
-            plans[name] = "\n".join(row[0] for row in cursor.fetchall())
-            log(f"{prefix} {name}:\n{plans[name]}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {RAW_SCAN_SQL}")
+        plans["raw scan"] = "\n".join(row[0] for row in cursor.fetchall())
+    log(f"EXPLAIN ANALYZE raw scan:\n{plans['raw scan']}")
+
+    def explain(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(f"CREATE UNLOGGED TABLE {answers.DELTA_TABLE} AS "):
+            select = sql.split(" AS ", 1)[1]
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN {select}", params)
+                plans["rebuild cells"] = "\n".join(row[0] for row in cursor.fetchall())
+            log(f"EXPLAIN rebuild cells:\n{plans['rebuild cells']}")
+            raise _Explained
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(explain), transaction.atomic():
+            answers.answers_rebuild()
+    except _Explained:
+        pass
     return {"plans": list(plans)}
 
 
@@ -1376,6 +1375,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--resume",
         action="store_true",
         help="go on from the phases a stopped run with the same database and size completed",
+    )
+    parser.add_argument(
+        "--stop-after",
+        metavar="STEP",
+        help="stop once this step (e.g. setup, raw_fresh) is done; --resume goes on from there",
     )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
