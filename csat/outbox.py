@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Callable
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,10 +39,105 @@ HANDLERS: dict[str, list[str]] = {
 
 
 def outbox_record(kind: str, object_id: int) -> OutboxEvent:
-    """Store an event in the current transaction; enqueue its task once the transaction commits."""
+    """Store an event in the current transaction; publish it once the transaction commits."""
     event = OutboxEvent.objects.create(kind=kind, object_id=object_id)
-    transaction.on_commit(lambda: outbox_dispatch(event.pk))
+    transaction.on_commit(lambda: outbox_publish(event.pk))
     return event
+
+
+# Largest number of events sent in one task message.
+PUBLISH_BATCH = 200
+
+
+class _Publisher:
+    """Sends committed events to the broker from a thread of this process, off the request
+    path: a request hands over the event id (the row is already committed: the durable
+    record) and returns at once; the thread drains what has accumulated and sends it as one
+    task message. Whatever it cannot send (broker down, process killed before it drained)
+    the relay sends later: nothing committed depends on this queue.
+
+    Started on first use in each process (a gunicorn worker forked from a preloading master
+    gets its own thread)."""
+
+    def __init__(self) -> None:
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def put(self, event_id: int) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        self._queue.put(event_id)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.SimpleQueue()
+            thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+            thread.start()
+            self._pid = os.getpid()
+            atexit.register(self.flush, 5.0)
+
+    def _take(self, block: bool) -> list[int]:
+        batch: list[int] = []
+        try:
+            batch.append(self._queue.get(block=block))
+            while len(batch) < PUBLISH_BATCH:
+                batch.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            # Let the events of the next few milliseconds join this one: one task message for
+            # many events instead of one each (what a message costs is mostly fixed).
+            time.sleep(settings.OUTBOX_PUBLISH_LINGER_SECONDS)
+            self._queue.put(first)
+            batch = self._take(block=False)
+            try:
+                outbox_dispatch_many(batch)
+            except Exception:  # never let the thread die: the relay has every event anyway
+                logger.exception("outbox publisher failed; the relay will send the events")
+
+    def flush(self, timeout: float) -> None:
+        """Send what is still queued (at exit), for at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self._take(block=False)
+            if not batch:
+                return
+            outbox_dispatch_many(batch)
+
+
+_publisher = _Publisher()
+
+
+def outbox_publish(event_id: int) -> None:
+    """Hand a committed event to the broker: from this process's publisher thread
+    (OUTBOX_PUBLISH_IN_BACKGROUND, the default), or here and now."""
+    if settings.OUTBOX_PUBLISH_IN_BACKGROUND:
+        _publisher.put(event_id)
+    else:
+        outbox_dispatch_many([event_id])
+
+
+def outbox_dispatch_many(event_ids: Iterable[int]) -> bool:
+    """Send events to the broker as one task message (one event: the single-event task);
+    a broker outage leaves them for the relay. Returns whether they were sent."""
+    from csat.tasks import outbox_process_many
+
+    ids = list(event_ids)
+    if len(ids) == 1:
+        return outbox_dispatch(ids[0])
+    try:
+        outbox_process_many.delay(ids)
+    except Exception:
+        logger.exception("could not enqueue outbox events %s; the relay will retry", ids)
+        return False
+    return True
 
 
 def outbox_dispatch(event_id: int) -> bool:
@@ -74,6 +174,22 @@ def outbox_process(event_id: int) -> bool:
         processed_at=timezone.now(), last_error=""
     )
     return True
+
+
+def outbox_process_many(event_ids: Iterable[int]) -> int:
+    """Run the handlers of several events, each on its own; returns how many ran. An event
+    whose handler fails stays unprocessed for the relay and does not stop the others; the
+    first error is raised at the end so that the task shows as failed."""
+    ran, first_error = 0, None
+    for event_id in event_ids:
+        try:
+            ran += outbox_process(event_id)
+        except Exception as error:
+            logger.exception("outbox event %s failed; the relay will send it again", event_id)
+            first_error = first_error or error
+    if first_error is not None:
+        raise first_error
+    return ran
 
 
 def outbox_relay() -> int:

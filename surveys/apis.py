@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
-from surveys import marking, selectors, services
+from surveys import definitions, marking, selectors, services
 from surveys.models import Channel, Customer, Question, Survey
 from surveys.models import Response as SurveyResponse
 
@@ -77,6 +78,21 @@ class ResponseCreateApi(APIView):
         status = serializers.CharField()
         submitted_at = serializers.DateTimeField()
 
+    # Formats `submitted_at` exactly as the output serializer does (no serializer per request).
+    _submitted_at = serializers.DateTimeField()
+
+    def _input(self, data: Any) -> dict[str, Any]:
+        """The validated input. A JSON object with a dict of non-null answers and no customer
+        (the usual call) is taken as it is: the serializer would return it unchanged. Anything
+        else goes through the serializer, which names the field and the problem."""
+        if type(data) is dict and "customer_external_id" not in data:
+            answers = data.get("answers")
+            if type(answers) is dict and None not in answers.values():
+                return {"answers": answers}
+        serializer = self.ResponseInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
     @extend_schema(
         request=ResponseInputSerializer,
         responses={
@@ -96,10 +112,40 @@ class ResponseCreateApi(APIView):
         summary="Submit a response",
     )
     def post(self, request: Request, public_id: str) -> ApiResponse:
-        survey = get_object_or_404(Survey, public_id=public_id)
-        serializer = self.ResponseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        definition = definitions.definition_get(public_id)
+        for _attempt in range(3):
+            if definition is None:
+                raise Http404
+            try:
+                response, created = self._submit(request, definition)
+            except services.DefinitionChanged:
+                definition = definitions.definition_load(public_id)
+                continue
+            except (ApplicationError, serializers.ValidationError):
+                # Refused against a cached definition: refuse only if it is still current.
+                if definitions.is_current(definition):
+                    raise
+                definition = definitions.definition_load(public_id)
+                continue
+            return ApiResponse(
+                {
+                    "id": response.pk,
+                    "survey": definition.survey.public_id,
+                    "channel": response.channel,
+                    "status": response.status,
+                    "submitted_at": self._submitted_at.to_representation(response.submitted_at),
+                },
+                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            )
+        raise ApplicationError(
+            _("Your answers could not be saved; please try again."),
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    def _submit(
+        self, request: Request, definition: definitions.SurveyDefinition
+    ) -> tuple[SurveyResponse, bool]:
+        data = self._input(request.data)
         customer = None
         if "customer_external_id" in data:
             customer = Customer.objects.filter(external_id=data["customer_external_id"]).first()
@@ -115,8 +161,9 @@ class ResponseCreateApi(APIView):
                 {"Idempotency-Key": [_("Use at most 64 characters.")]},
             )
         try:
-            response, created = services.response_submit(
-                survey=survey,
+            return services.response_submit(
+                survey=definition.survey,
+                definition=definition,
                 raw_answers=data["answers"],
                 channel=Channel.API,
                 # Keys are unique per API client (metrics.md): scope them by the caller.
@@ -130,10 +177,6 @@ class ResponseCreateApi(APIView):
                 for name, problems in error.fields.items()
             }
             raise
-        return ApiResponse(
-            self.ResponseOutputSerializer(response).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
 
 
 class ResponseMarkApi(APIView):
