@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -52,67 +51,85 @@ PUBLISH_BATCH = 200
 class _Publisher:
     """Sends committed events to the broker from a thread of this process, off the request
     path: a request hands over the event id (the row is already committed: the durable
-    record) and returns at once; the thread drains what has accumulated and sends it as one
-    task message. Whatever it cannot send (broker down, process killed before it drained)
-    the relay sends later: nothing committed depends on this queue.
+    record) and returns at once; the thread sends what has accumulated as one task message.
+    Whatever it cannot send (broker down, process killed before it sent) the relay sends
+    later: nothing committed depends on this in-memory list.
 
     Started on first use in each process (a gunicorn worker forked from a preloading master
-    gets its own thread)."""
+    gets its own thread); at exit it sends what is left for up to 5 seconds."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self._pid = 0
-        self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._start_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: list[int] = []
+        self._in_flight = 0
 
     def put(self, event_id: int) -> None:
         if self._pid != os.getpid():
             self._start()
-        self._queue.put(event_id)
+        with self._cond:
+            self._pending.append(event_id)
+            self._cond.notify_all()
 
     def _start(self) -> None:
-        with self._lock:
+        with self._start_lock:
             if self._pid == os.getpid():
                 return
-            self._queue = queue.SimpleQueue()
             thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
             thread.start()
             self._pid = os.getpid()
             atexit.register(self.flush, 5.0)
 
-    def _take(self, block: bool) -> list[int]:
-        batch: list[int] = []
+    def _take(self) -> list[int]:
+        with self._cond:
+            batch = self._pending[:PUBLISH_BATCH]
+            del self._pending[:PUBLISH_BATCH]
+            self._in_flight += len(batch)
+            return batch
+
+    def _send(self, batch: list[int]) -> None:
         try:
-            batch.append(self._queue.get(block=block))
-            while len(batch) < PUBLISH_BATCH:
-                batch.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
-        return batch
+            outbox_dispatch_many(batch)
+        except Exception:  # never let the thread die: the relay has every event anyway
+            logger.exception("outbox publisher failed; the relay will send the events")
+        finally:
+            with self._cond:
+                self._in_flight -= len(batch)
+                self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
             # Let the events of the next few milliseconds join this one: one task message for
             # many events instead of one each (what a message costs is mostly fixed).
             time.sleep(settings.OUTBOX_PUBLISH_LINGER_SECONDS)
-            self._queue.put(first)
-            batch = self._take(block=False)
-            try:
-                outbox_dispatch_many(batch)
-            except Exception:  # never let the thread die: the relay has every event anyway
-                logger.exception("outbox publisher failed; the relay will send the events")
+            self._send(self._take())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every event handed over so far has been sent (or failed to send)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not self._pending and not self._in_flight, timeout=timeout
+            )
 
     def flush(self, timeout: float) -> None:
-        """Send what is still queued (at exit), for at most `timeout` seconds."""
+        """Send what is still waiting (at exit), for at most `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            batch = self._take(block=False)
+            batch = self._take()
             if not batch:
                 return
-            outbox_dispatch_many(batch)
+            self._send(batch)
 
 
 _publisher = _Publisher()
+# A forked child (a gunicorn worker) starts with no thread and nothing pending of its own.
+os.register_at_fork(after_in_child=_publisher._reset)
 
 
 def outbox_publish(event_id: int) -> None:
