@@ -176,9 +176,9 @@ OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=60)
 OUTBOX_PUBLISH_IN_BACKGROUND = env.bool("OUTBOX_PUBLISH_IN_BACKGROUND", default=True)
 # How long the publisher waits after an event for others to send with it (seconds).
 OUTBOX_PUBLISH_LINGER_SECONDS = env.float("OUTBOX_PUBLISH_LINGER_SECONDS", default=0.05)
-# The response API's one-statement insert is a server-side prepared statement (surveys/
-# ingest.py); turn off behind a connection pooler in transaction mode.
-INGEST_PREPARED_STATEMENTS = env.bool("INGEST_PREPARED_STATEMENTS", default=True)
+# The API's hot statements (token lookup, response insert) are server-side prepared
+# statements (csat/prepared.py); turn off behind a connection pooler in transaction mode.
+PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 
 # ---------------------------------------------------------------- i18n and time
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")

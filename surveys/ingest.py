@@ -13,28 +13,22 @@ With `expected_version`, the response is inserted only while the survey's
 of the survey, surveys/definitions.py): otherwise nothing is stored and None is returned.
 
 Each statement shape (number of answer rows, checked or not) is a server-side prepared
-statement, prepared once per database connection (INGEST_PREPARED_STATEMENTS; turn it off
-behind a pooler in transaction mode, which does not keep a session's prepared statements).
+statement, prepared once per database connection (csat/prepared.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import weakref
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, models, transaction
 
 from csat import outbox
 from csat.models import OutboxEvent
+from csat.prepared import execute_prepared, statement_name
 from surveys.models import Answer, Response, Survey
-
-# The names prepared on each (raw) database connection; a new connection starts empty.
-_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 @cache
@@ -109,24 +103,12 @@ def _statement(answer_count: int, checked: bool) -> tuple[str, str]:
         + ", ".join(parts)
         + " SELECT (SELECT id FROM new_response), (SELECT id FROM new_event)"
     )
-    digest = hashlib.sha1(sql.encode()).hexdigest()[:12]
-    return f"csat_ingest_{answer_count}_{int(checked)}_{digest}", sql
+    return statement_name(f"csat_ingest_{answer_count}_{int(checked)}", sql), sql
 
 
 def _execute(cursor: Any, answer_count: int, checked: bool, params: list[Any]) -> Any:
     name, sql = _statement(answer_count, checked)
-    if not settings.INGEST_PREPARED_STATEMENTS:
-        # $n -> %s, highest numbers first so that $12 is not read as $1 and a "2"
-        for number in range(len(params), 0, -1):
-            sql = sql.replace(f"${number}", "%s")
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    raw = cursor.cursor.connection
-    names = _prepared.setdefault(raw, set())
-    if name not in names:
-        cursor.execute(f"PREPARE {name} AS {sql}")
-        names.add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    execute_prepared(cursor, name, sql, params)
     return cursor.fetchone()
 
 

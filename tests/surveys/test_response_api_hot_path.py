@@ -310,3 +310,25 @@ def test_api_submissions_are_processed_by_a_live_worker(
     from feedback.models import Case
 
     assert Case.objects.count() == 1
+
+
+def test_without_prepared_statements_the_api_stores_the_same_rows(
+    staff: User, nps_survey: Survey, postgres: None, settings: Any
+) -> None:
+    settings.PREPARED_STATEMENTS = False  # behind a pooler in transaction mode
+    client = api_client(staff)
+    nps, why = _ids(nps_survey)
+
+    with CaptureQueriesContext(connection) as queries:
+        created = client.post(
+            _url(nps_survey), {"answers": {nps: 6, why: "50% slower"}}, format="json"
+        )
+
+    assert created.status_code == 201
+    stored = Response.objects.get(pk=created.json()["id"])
+    assert stored.channel == "api"
+    assert list(stored.answers.order_by("question__position").values_list("number", "text")) == [
+        (6, ""),
+        (None, "50% slower"),
+    ]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith(("PREPARE", "EXECUTE"))]
