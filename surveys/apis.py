@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -77,6 +78,20 @@ class ResponseCreateApi(APIView):
         channel = serializers.CharField()
         status = serializers.CharField()
         submitted_at = serializers.DateTimeField()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """JSON without parsing the Accept header when the client sends none, */* or
+        application/json and no format override: what DRF's negotiation would choose."""
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if (
+            accept in ("*/*", "application/json")
+            and not self.format_kwarg
+            and not request.META.get("QUERY_STRING")
+        ):
+            renderer = self.get_renderers()[0]
+            if isinstance(renderer, JSONRenderer):
+                return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     # Formats `submitted_at` exactly as the output serializer does (no serializer per request).
     _submitted_at = serializers.DateTimeField()

@@ -332,3 +332,22 @@ def test_without_prepared_statements_the_api_stores_the_same_rows(
         (None, "50% slower"),
     ]
     assert not [q for q in queries.captured_queries if q["sql"].startswith(("PREPARE", "EXECUTE"))]
+
+
+def test_the_response_format_follows_the_accept_header_as_before(
+    staff: User, nps_survey: Survey
+) -> None:
+    client = api_client(staff)
+    nps, _why = _ids(nps_survey)
+
+    def post(accept: str, query: str = "") -> str:
+        answer = client.post(
+            _url(nps_survey) + query, {"answers": {nps: 9}}, format="json", HTTP_ACCEPT=accept
+        )
+        assert answer.status_code == 201
+        return str(answer["Content-Type"])
+
+    assert post("*/*") == "application/json"
+    assert post("application/json") == "application/json"
+    assert post("text/html").startswith("text/html")  # DRF's browsable API, as before
+    assert post("*/*", "?format=api").startswith("text/html")
