@@ -10,15 +10,18 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
+from csat.authentication import RecentTokenAuthentication
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
 from surveys import definitions, marking, selectors, services
+from surveys.ingest import TokenGrant
 from surveys.models import Channel, Customer, Question, Survey
 from surveys.models import Response as SurveyResponse
 
@@ -59,10 +62,18 @@ class SurveyListApi(APIView):
         return ApiResponse(self.SurveyOutputSerializer(surveys, many=True).data)
 
 
-class ResponseCreateApi(APIView):
-    """Submit a complete response to a survey (channel `api`)."""
+SUBMIT_PERMISSION = "surveys.add_response"
 
-    permission_classes = [has_perm("surveys.add_response")]
+
+class ResponseCreateApi(APIView):
+    """Submit a complete response to a survey (channel `api`).
+
+    The hot path: a token this process saw recently is confirmed by the insert itself
+    (RecentTokenAuthentication), the survey's definition comes from a per-process cache that
+    the insert checks too (surveys/definitions.py); any refusal is confirmed first."""
+
+    authentication_classes = [RecentTokenAuthentication, SessionAuthentication]
+    permission_classes = [has_perm(SUBMIT_PERMISSION)]
 
     class ResponseInputSerializer(serializers.Serializer):
         answers = serializers.DictField(
@@ -127,13 +138,41 @@ class ResponseCreateApi(APIView):
         summary="Submit a response",
     )
     def post(self, request: Request, public_id: str) -> ApiResponse:
+        if not getattr(request.auth, "unconfirmed", False):
+            return self._post(request, public_id, None)
+        app_label, codename = SUBMIT_PERMISSION.split(".")
+        grants = TokenGrant(request.auth.key, request.user.pk, app_label, codename)
+        try:
+            return self._post(request, public_id, grants)
+        except Exception:
+            # Refused, or nothing stored, on a token this process saw recently: confirm the
+            # token with the database (401 or 403 as usual), then answer with it.
+            self._confirm_token(request)
+            self.check_permissions(request)
+        return self._post(request, public_id, None)
+
+    def check_permissions(self, request: Request) -> None:
+        try:
+            super().check_permissions(request)
+        except exceptions.APIException:
+            if not getattr(request.auth, "unconfirmed", False):
+                raise
+            self._confirm_token(request)  # the permission may have been granted since
+            super().check_permissions(request)
+
+    def _confirm_token(self, request: Request) -> None:
+        request.user, request.auth = RecentTokenAuthentication().confirm(request.auth.key)
+
+    def _post(self, request: Request, public_id: str, grants: TokenGrant | None) -> ApiResponse:
         definition = definitions.definition_get(public_id)
         for _attempt in range(3):
             if definition is None:
                 raise Http404
             try:
-                response, created = self._submit(request, definition)
+                response, created = self._submit(request, definition, grants)
             except services.DefinitionChanged:
+                if grants is not None:
+                    raise  # the survey changed, or the token no longer grants: post() knows
                 definition = definitions.definition_load(public_id)
                 continue
             except (ApplicationError, serializers.ValidationError):
@@ -158,7 +197,10 @@ class ResponseCreateApi(APIView):
         )
 
     def _submit(
-        self, request: Request, definition: definitions.SurveyDefinition
+        self,
+        request: Request,
+        definition: definitions.SurveyDefinition,
+        grants: TokenGrant | None,
     ) -> tuple[SurveyResponse, bool]:
         data = self._input(request.data)
         customer = None
@@ -179,6 +221,7 @@ class ResponseCreateApi(APIView):
             return services.response_submit(
                 survey=definition.survey,
                 definition=definition,
+                grants=grants,
                 raw_answers=data["answers"],
                 channel=Channel.API,
                 # Keys are unique per API client (metrics.md): scope them by the caller.

@@ -20,15 +20,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.db import connection, models, transaction
 
 from csat import outbox
+from csat.authentication import token_grants_sql
 from csat.models import OutboxEvent
 from csat.prepared import execute_prepared, statement_name
 from surveys.models import Answer, Response, Survey
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What the insert must find still true of the caller's token (RecentTokenAuthentication)."""
+
+    key: str
+    user_id: int
+    app_label: str
+    codename: str
 
 
 @cache
@@ -57,12 +69,13 @@ class _Placeholders:
 
 
 @cache
-def _statement(answer_count: int, checked: bool) -> tuple[str, str]:
+def _statement(answer_count: int, checked: bool, granted: bool = False) -> tuple[str, str]:
     """(name, SQL with $n parameters) for a response with `answer_count` answer rows.
 
     Parameters: the response's columns, then (if `checked`) the survey id and the expected
-    definition version, then each answer's columns but its response, then the event's
-    columns but its object id."""
+    definition version, then (if `granted`) the token key, its user id, and the app label
+    and codename of the permission it must grant, then each answer's columns but its
+    response, then the event's columns but its object id."""
     quote = connection.ops.quote_name
     marks = _Placeholders()
 
@@ -79,10 +92,15 @@ def _statement(answer_count: int, checked: bool) -> tuple[str, str]:
     values = ", ".join(marks.take(len(_fields(Response))))
     if checked:
         survey_id, version = marks.take(2)
+        condition = (
+            f"{quote(Survey._meta.pk.column)} = {survey_id} "
+            f"AND {quote('definition_version')} = {version}"
+        )
+        if granted:
+            condition += " AND " + token_grants_sql(*marks.take(4))
         response_sql = (
             f"INSERT INTO {response_table} ({columns(Response)}) SELECT {values} "
-            f"FROM {quote(Survey._meta.db_table)} WHERE {quote(Survey._meta.pk.column)} = "
-            f"{survey_id} AND {quote('definition_version')} = {version} RETURNING id"
+            f"FROM {quote(Survey._meta.db_table)} WHERE {condition} RETURNING id"
         )
     else:
         response_sql = f"INSERT INTO {response_table} ({columns(Response)}) VALUES ({values}) "
@@ -103,23 +121,30 @@ def _statement(answer_count: int, checked: bool) -> tuple[str, str]:
         + ", ".join(parts)
         + " SELECT (SELECT id FROM new_response), (SELECT id FROM new_event)"
     )
-    return statement_name(f"csat_ingest_{answer_count}_{int(checked)}", sql), sql
+    shape = f"{answer_count}_{int(checked)}{'g' if granted else ''}"
+    return statement_name(f"csat_ingest_{shape}", sql), sql
 
 
-def _execute(cursor: Any, answer_count: int, checked: bool, params: list[Any]) -> Any:
-    name, sql = _statement(answer_count, checked)
+def _execute(
+    cursor: Any, answer_count: int, checked: bool, params: list[Any], granted: bool = False
+) -> Any:
+    name, sql = _statement(answer_count, checked, granted)
     execute_prepared(cursor, name, sql, params)
     return cursor.fetchone()
 
 
 def response_store(
-    response: Response, answers: Sequence[Answer], expected_version: int | None = None
+    response: Response,
+    answers: Sequence[Answer],
+    expected_version: int | None = None,
+    grants: TokenGrant | None = None,
 ) -> Response | None:
     """Insert the response, its answers (whose `response` is set here) and its
     `response.submitted` outbox event; the event is published after commit.
 
     With `expected_version` (PostgreSQL): None, and nothing stored, when the survey's
-    definition version is no longer that one."""
+    definition version is no longer that one; with `grants` as well, also when the token no
+    longer belongs to that active user with that permission (csat/authentication.py)."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             response.save(force_insert=True)
@@ -130,9 +155,12 @@ def response_store(
         return response
     event = OutboxEvent(kind=OutboxEvent.Kind.RESPONSE_SUBMITTED, object_id=0)
     checked = expected_version is not None
+    granted = checked and grants is not None
     params = _values(response)
     if checked:
         params += [response.survey_id, expected_version]
+    if granted and grants is not None:
+        params += [grants.key, grants.user_id, grants.app_label, grants.codename]
     for answer in answers:
         params += _values(answer, skip="response_id")
     params += _values(event, skip="object_id")
@@ -140,7 +168,7 @@ def response_store(
     # savepoint keeps a unique violation from breaking it.
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
-        response_id, event_id = _execute(cursor, len(answers), checked, params)
+        response_id, event_id = _execute(cursor, len(answers), checked, params, granted)
     if response_id is None:
         return None
     response.pk = response_id

@@ -18,7 +18,7 @@ from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from metrics.periods import quarter_label
 from surveys.definitions import SurveyDefinition
-from surveys.ingest import response_store
+from surveys.ingest import TokenGrant, response_store
 from surveys.models import (
     Answer,
     Channel,
@@ -299,13 +299,16 @@ def response_submit(
     source_label: str = "",
     fingerprint: str = "",
     definition: SurveyDefinition | None = None,
+    grants: TokenGrant | None = None,
 ) -> tuple[Response, bool]:
     """Store a response with its answers and, once complete, its outbox event, in one
     transaction.
 
     With `definition` (the survey's cached definition, surveys/definitions.py; `survey` is
     its survey) the answers are validated against it and the response is stored only while
-    the survey still has that definition: DefinitionChanged otherwise, and nothing stored.
+    the survey still has that definition: DefinitionChanged otherwise, and nothing stored;
+    with `grants` too, only while the caller's token still grants the permission
+    (DefinitionChanged as well otherwise: the caller confirms its token and tries again).
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
@@ -369,6 +372,7 @@ def response_submit(
                 response,
                 _answer_rows(response, answers),
                 expected_version=definition.version if definition else None,
+                grants=grants,
             )
             if stored is None:
                 raise DefinitionChanged(survey.public_id)

@@ -351,3 +351,81 @@ def test_the_response_format_follows_the_accept_header_as_before(
     assert post("application/json") == "application/json"
     assert post("text/html").startswith("text/html")  # DRF's browsable API, as before
     assert post("*/*", "?format=api").startswith("text/html")
+
+
+# ---------------------------------------------------------------- recently seen tokens
+
+
+def test_a_token_deleted_after_use_is_refused_at_once_and_stores_nothing(
+    staff: User, nps_survey: Survey, postgres: None
+) -> None:
+    from rest_framework.authtoken.models import Token
+
+    client = api_client(staff)
+    nps, _why = _ids(nps_survey)
+    first = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+
+    Token.objects.filter(user=staff).delete()
+    again = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+    invalid = client.post(_url(nps_survey), {"answers": {nps: 99}}, format="json")
+
+    assert first.status_code == 201
+    assert (again.status_code, again.json()["error"]["message"]) == (401, "Invalid token.")
+    assert again["WWW-Authenticate"] == "Token"
+    assert invalid.status_code == 401  # not a validation error: the token comes first
+    assert Response.objects.count() == 1
+
+
+def test_a_permission_withdrawn_after_use_is_refused_at_once(
+    staff: User, nps_survey: Survey, postgres: None
+) -> None:
+    client = api_client(staff)
+    nps, _why = _ids(nps_survey)
+    first = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+
+    staff.groups.clear()  # the role that granted surveys.add_response is gone
+    again = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+
+    assert first.status_code == 201
+    assert again.status_code == 403
+    assert again.json()["error"]["message"] == "Your role does not allow this."
+    assert Response.objects.count() == 1
+
+
+def test_a_permission_granted_after_a_refusal_is_used_at_once(
+    nps_survey: Survey, postgres: None
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    clerk = User.objects.create_user(username="clerk", password="pw-123456-xyz")
+    client = api_client(clerk)
+    nps, _why = _ids(nps_survey)
+    refused = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+
+    clerk.user_permissions.add(Permission.objects.get(codename="add_response"))
+    allowed = client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json")
+
+    assert (refused.status_code, allowed.status_code) == (403, 201)
+    assert Response.objects.get().channel == "api"
+
+
+def test_a_user_deactivated_after_use_is_refused_and_the_key_is_not_replayed(
+    staff: User, nps_survey: Survey, postgres: None
+) -> None:
+    client = api_client(staff)
+    nps, _why = _ids(nps_survey)
+    first = client.post(
+        _url(nps_survey), {"answers": {nps: 9}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+
+    User.objects.filter(pk=staff.pk).update(is_active=False)
+    replay = client.post(
+        _url(nps_survey), {"answers": {nps: 9}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    fresh = client.post(_url(nps_survey), {"answers": {nps: 5}}, format="json")
+
+    assert first.status_code == 201
+    assert replay.status_code == 401
+    assert replay.json()["error"]["message"] == "User inactive or deleted."
+    assert fresh.status_code == 401
+    assert Response.objects.count() == 1
