@@ -65,12 +65,11 @@ class SurveyListApi(APIView):
 SUBMIT_PERMISSION = "surveys.add_response"
 
 
+# The hot path: a token this process saw recently is confirmed by the insert itself
+# (RecentTokenAuthentication), the survey's definition comes from a per-process cache that the
+# insert checks too (surveys/definitions.py); any refusal is confirmed first.
 class ResponseCreateApi(APIView):
-    """Submit a complete response to a survey (channel `api`).
-
-    The hot path: a token this process saw recently is confirmed by the insert itself
-    (RecentTokenAuthentication), the survey's definition comes from a per-process cache that
-    the insert checks too (surveys/definitions.py); any refusal is confirmed first."""
+    """Submit a complete response to a survey (channel `api`)."""
 
     authentication_classes = [RecentTokenAuthentication, SessionAuthentication]
     permission_classes = [has_perm(SUBMIT_PERMISSION)]
@@ -136,6 +135,8 @@ class ResponseCreateApi(APIView):
             )
         ],
         summary="Submit a response",
+        # The same schemes as every other view (RecentTokenAuthentication is token auth).
+        auth=[{"tokenAuth": []}, {"cookieAuth": []}],
     )
     def post(self, request: Request, public_id: str) -> ApiResponse:
         if not getattr(request.auth, "unconfirmed", False):
