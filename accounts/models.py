@@ -43,6 +43,11 @@ class User(AbstractUser):
         permissions = [("manage_configuration", "Can change csat configuration")]
 
     @property
+    def display_name(self) -> str:
+        """The name people know the user by: the full name, else the username."""
+        return self.get_full_name() or self.username
+
+    @property
     def role(self) -> str | None:
         """The highest role among the user's groups (admin > manager > staff)."""
         names = {group.name for group in self.groups.all()}

@@ -390,6 +390,8 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "submitted_at": ("s.submitted_at", []),
             "import_key": ("s.response_id", []),
+            # As the import stores a big import's rows: counted by its closing rebuild.
+            "in_rollup": ("true", []),
         },
     )
     answer_columns, answer_select, answer_params = insert_plan(

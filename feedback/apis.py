@@ -38,6 +38,7 @@ class CaseOutputSerializer(serializers.ModelSerializer):
             "first_response_due_at",
             "resolved_at",
             "resolution_due_at",
+            "resolution_note",
             "contact_count",
             "response",
         ]

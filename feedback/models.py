@@ -60,6 +60,8 @@ class Case(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         RESOLVED = "resolved", _("Resolved")
+        # The response behind the case was marked spam or test: no case metric counts it.
+        WITHDRAWN = "withdrawn", _("Closed, not counted")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(
@@ -118,6 +120,8 @@ class Case(models.Model):
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     contact_count = models.PositiveSmallIntegerField(_("customer contacts"), default=0)
+    # Why the case was closed or reopened by the app (a mark on its response), newest last.
+    resolution_note = models.TextField(_("resolution note"), blank=True)
 
     class Meta:
         ordering = ["-opened_at"]

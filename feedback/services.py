@@ -107,6 +107,55 @@ def case_open_for_response(response_id: int) -> Case | None:
     return case
 
 
+def case_follow_response_marks(*, response: Response, by: User | None = None) -> Case | None:
+    """Keep a response's follow-up case in step with the response's test and spam marks
+    (call in the transaction that changed them).
+
+    A response marked spam or test no longer counts, so neither does its case: an open (or
+    resolved) case is closed as "not counted", out of every case metric, with a note saying
+    why. When the marks are removed the response counts again, and so does the case: it goes
+    back to open (or resolved, if it had been) for staff to work, with a note; a low score
+    that never had a case (marked before one opened) gets one now."""
+    response.refresh_from_db(fields=["is_test", "is_spam"])
+    case = Case.objects.select_for_update().filter(response_id=response.pk).first()
+    now = timezone.now()
+    values = {
+        "day": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+        "who": by.display_name if by is not None else _("the app"),
+    }
+    if response.is_spam or response.is_test:
+        if case is None or case.status == Case.Status.WITHDRAWN:
+            return case
+        values["mark"] = _("spam") if response.is_spam else _("a test")
+        note = (
+            _(
+                "Closed on %(day)s by %(who)s marking the response behind this case as "
+                "%(mark)s: the response no longer counts, and neither does this case in any "
+                "case metric."
+            )
+            % values
+        )
+        status = Case.Status.WITHDRAWN
+    else:
+        if case is None:
+            return case_open_for_response(response.pk)
+        if case.status != Case.Status.WITHDRAWN:
+            return case
+        note = (
+            _(
+                "Reopened on %(day)s: %(who)s removed the test or spam mark from the response "
+                "behind this case, so it counts again."
+            )
+            % values
+        )
+        status = Case.Status.RESOLVED if case.resolved_at else Case.Status.OPEN
+    case.status = status
+    case.resolution_note = "\n".join(filter(None, [case.resolution_note, note]))
+    case.save(update_fields=["status", "resolution_note"])
+    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    return case
+
+
 # A batch of an import's responses at a time: below every database's parameter limit.
 CASE_BATCH = 900
 
@@ -275,15 +324,20 @@ def case_record_contact(*, case: Case) -> Case:
 @transaction.atomic
 def case_resolve(*, case: Case, at: datetime | None = None) -> Case:
     """Resolve a case; without an earlier first response, the resolution is the first one."""
+    if case.status == Case.Status.WITHDRAWN:
+        raise ApplicationError(
+            _("This case is closed and not counted: its response was marked spam or test."),
+            {"status": [_("Remove the mark from the response to work the case again.")]},
+        )
     moment = _when(case, at, "resolved_at")
     if case.first_response_at and moment < case.first_response_at:
         raise ApplicationError(
             _("A case cannot be resolved before its first response."),
             {"resolved_at": [_("Give a time after the first response.")]},
         )
-    updated = Case.objects.filter(pk=case.pk, resolved_at__isnull=True).update(
-        resolved_at=moment, status=Case.Status.RESOLVED
-    )
+    updated = Case.objects.filter(
+        pk=case.pk, resolved_at__isnull=True, status=Case.Status.OPEN
+    ).update(resolved_at=moment, status=Case.Status.RESOLVED)
     if updated:
         outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
     case.refresh_from_db()

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from csat.errors import ApplicationError
 from feedback import selectors, services
 from feedback.forms import ComplaintForm
+from feedback.models import Case
 from surveys.models import Customer
 
 
@@ -19,7 +20,7 @@ from surveys.models import Customer
 def case_list(request: HttpRequest) -> HttpResponse:
     cases = selectors.case_list_for(request.user)
     status = request.GET.get("status", "open")
-    if status in ("open", "resolved"):
+    if status in Case.Status.values:
         cases = cases.filter(status=status)
     return render(request, "feedback/case_list.html", {"cases": cases[:200], "status": status})
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Role, Team, User
 from csat.errors import ApplicationError
 from feedback.models import Case, RootCause
 from feedback.selectors import case_list_for
-from metrics import selectors, target_formulas, targets
+from metrics import answers, selectors, target_formulas, targets
 from metrics.periods import Quarter
 from surveys.models import Channel, Dimension, Response, Segment, Survey, Touchpoint
 
@@ -215,6 +217,84 @@ def nps_composition(figure: selectors.Figure | None) -> list[dict[str, Any]]:
     ]
 
 
+SCALE_KINDS = {
+    "nps": pgettext_lazy("scale heading", "NPS"),
+    "csat": pgettext_lazy("scale heading", "CSAT"),
+    "ces": pgettext_lazy("scale heading", "CES"),
+    "rating": pgettext_lazy("scale heading", "Rating grid"),
+}
+
+
+def scale_label(key: str) -> str:
+    """An engine table key ("nps 0-10", "csat 1-5") as people read it: "NPS (0-10)",
+    "CSAT (1-5 stars)" (a 1-5 CSAT question is answered with stars), "CES (1-7)"."""
+    kind, _space, scale = key.partition(" ")
+    low, _dash, high = scale.partition("-")
+    values = {"kind": SCALE_KINDS.get(kind, kind), "low": low, "high": high}
+    if kind == "csat" and (low, high) == ("1", "5"):
+        return _("%(kind)s (%(low)s-%(high)s stars)") % values
+    return _("%(kind)s (%(low)s-%(high)s)") % values
+
+
+@dataclass(frozen=True)
+class RepurchaseView:
+    """The repurchase tables of a quarter (by readable scale name) and why some answers are
+    not in the rates yet: their window is open. `closed_quarter` is the latest earlier
+    quarter whose every window has closed (for a link), None when the quarter's are."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    window_days: int
+    window_open: int
+    decided: int
+    closes_on: date
+    closed_quarter: Quarter | None
+
+    @property
+    def all_open(self) -> bool:
+        return bool(self.window_open) and not self.decided
+
+
+def band_label(band: str) -> str:
+    """A score band as people read it: "3-4", and "3" for a one-point band (not "3-3")."""
+    low, _dash, high = band.partition("-")
+    return low if low == high else band
+
+
+def _repurchase_counts(quarter: Quarter, filters: Filters) -> tuple[dict[str, Any], int, int]:
+    tables = selectors.repurchase_table(quarter.label, _or_none(filters))
+    rows = [row for table in tables.values() for row in table]
+    return tables, sum(row["window_open"] for row in rows), sum(row["n"] for row in rows)
+
+
+def repurchase_for(quarter: Quarter, filters: Filters) -> RepurchaseView:
+    """Repurchase by score band, with what the open windows mean for the quarter."""
+    tables, window_open, decided = _repurchase_counts(quarter, filters)
+    window = answers.window()
+    closed_quarter = None
+    if window_open:
+        # The latest earlier quarter with answers and no window open (within the filters);
+        # else the latest whose windows have all closed by the calendar.
+        clock = answers.repurchase_clock() or timezone.now()
+        candidate = quarter.previous()
+        while candidate.end + window > clock:
+            _tables, earlier_open, earlier_decided = _repurchase_counts(candidate, filters)
+            if earlier_decided and not earlier_open:
+                break
+            candidate = candidate.previous()
+        closed_quarter = candidate
+    return RepurchaseView(
+        tables={
+            scale_label(key): [{**row, "band": band_label(row["band"])} for row in rows]
+            for key, rows in tables.items()
+        },
+        window_days=round(window.total_seconds() / 86400),
+        window_open=window_open,
+        decided=decided,
+        closes_on=(quarter.end + window).astimezone(quarter.start.tzinfo).date(),
+        closed_quarter=closed_quarter,
+    )
+
+
 def distribution_for(quarter: Quarter, filters: Filters) -> dict[str, list[dict[str, Any]]]:
     """Answers per score, one table per scored kind and scale, with each score's share."""
     tables = selectors.score_distribution(quarter.label, _or_none(filters))
@@ -327,17 +407,20 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
         ],
         "segment": [(value, str(label)) for value, label in Segment.choices],
         "team": [(str(pk), name) for pk, name in Team.objects.values_list("pk", "name")],
-        "agent": [
-            (str(pk), username)
-            # staff members (who serve customers), never a scan of the responses
-            for pk, username in User.objects.filter(
-                Q(team__isnull=False) | Q(groups__name=Role.STAFF)
-            )
-            .distinct()
-            .order_by("username")
-            .values_list("pk", "username")
-        ],
+        "agent": agent_choices(),
     }
+
+
+def agent_choices() -> list[tuple[str, str]]:
+    """Staff members (who serve customers; never a scan of the responses) by the name people
+    know them by, the full name (else the username), in name order."""
+    agents = (
+        User.objects.filter(Q(team__isnull=False) | Q(groups__name=Role.STAFF))
+        .distinct()
+        .only("pk", "username", "first_name", "last_name")
+    )
+    named = [(agent.display_name, agent.pk) for agent in agents]
+    return [(str(pk), name) for name, pk in sorted(named, key=lambda x: (x[0].casefold(), x[1]))]
 
 
 # ---------------------------------------------------------------- drill-down (source rows)
@@ -385,7 +468,7 @@ def _answering(metric: str, condition: Q) -> Exists:
 def drilldown_cases(quarter: Quarter, filters: Filters, metric: str, user: User) -> QuerySet[Case]:
     """The cases opened in the quarter (complaints for complaint metrics) that the user may
     see: staff only their own team's."""
-    cases = case_list_for(user).filter(quarter=quarter.label)
+    cases = case_list_for(user).filter(quarter=quarter.label).exclude(status=Case.Status.WITHDRAWN)
     if metric in COMPLAINT_METRICS:
         cases = cases.filter(kind=Case.Kind.COMPLAINT)
     lookups = {

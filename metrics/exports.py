@@ -100,7 +100,14 @@ def _repurchase(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iter
                _("Window open")]  # fmt: skip
     tables = selectors.repurchase_table(quarter.label, filters or None)
     rows = [
-        [name, row["band"], row["n"], row["repurchased"], row["rate"], row["window_open"]]
+        [
+            dashboard.scale_label(name),
+            dashboard.band_label(row["band"]),
+            row["n"],
+            row["repurchased"],
+            row["rate"],
+            row["window_open"],
+        ]
         for name, table in tables.items()
         for row in table
     ]
@@ -110,7 +117,7 @@ def _repurchase(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iter
 def _distribution(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable[Row]]:
     headers = [_("Scale"), _("Score"), _("Answers"), _("Share %")]
     rows = [
-        [name, row["score"], row["count"], row["share"]]
+        [dashboard.scale_label(name), row["score"], row["count"], row["share"]]
         for name, table in dashboard.distribution_for(quarter, filters).items()
         for row in table
     ]

@@ -215,7 +215,10 @@ def case_rows(quarters: Sequence[str], as_of: datetime) -> QuerySet[Case]:
         ),
     ).filter(opened_at__lte=as_of)
     linked = ImprovementAction.cases.through.objects.filter(case_id=OuterRef("pk"))
-    return Case.objects.filter(quarter__in=quarters, opened_at__lte=as_of).annotate(
+    counted = Case.objects.filter(quarter__in=quarters, opened_at__lte=as_of).exclude(
+        status=Case.Status.WITHDRAWN  # its response was marked spam or test
+    )
+    return counted.annotate(
         first_response=Coalesce("first_response_at", "resolved_at"),
         has_repeat=Exists(repeat),
         has_action=Exists(linked),

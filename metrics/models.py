@@ -241,6 +241,10 @@ class FrozenQuarter(models.Model):
 
     quarter = models.CharField(max_length=6, unique=True)
     frozen_at = models.DateTimeField(auto_now_add=True)
+    # Counted responses the retention purge deleted that the snapshot still includes (a
+    # recompute with frozen quarters would drop them), and when the last were deleted.
+    purged_responses = models.PositiveIntegerField(default=0)
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.quarter

@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from csat.errors import ApplicationError
+from csat.text import join_items
 from metrics import formulas, rollups
 from metrics.measures import measures_of, question_map, tables_of
 from metrics.models import PeriodRollup, PeriodWeights, SliceKind
@@ -435,13 +436,13 @@ def filters_validate(raw: Mapping[str, str]) -> dict[str, str]:
         if kind not in FILTER_KINDS:
             errors[kind] = [
                 gettext("Unknown filter; use one of: %(kinds)s.")
-                % {"kinds": ", ".join(FILTER_KINDS)}
+                % {"kinds": join_items(FILTER_KINDS, english=", ")}
             ]
         elif kind in codes:
             if value not in codes[kind]:
                 errors[kind] = [
                     gettext("Unknown %(kind)s %(value)s; use one of: %(codes)s.")
-                    % {"kind": kind, "value": value, "codes": ", ".join(codes[kind])}
+                    % {"kind": kind, "value": value, "codes": join_items(codes[kind], english=", ")}
                 ]
             else:
                 cleaned[kind] = value
@@ -633,8 +634,10 @@ def slice_labels(slice_kind: str, values: Sequence[str]) -> dict[str, str]:
         }
     elif slice_kind == SliceKind.AGENT:
         found = {
-            str(pk): name
-            for pk, name in User.objects.filter(pk__in=ids).values_list("pk", "username")
+            str(user.pk): user.display_name
+            for user in User.objects.filter(pk__in=ids).only(
+                "pk", "username", "first_name", "last_name"
+            )
         }
     elif slice_kind == SliceKind.CHANNEL:
         found = {code: str(label) for code, label in Channel.choices}

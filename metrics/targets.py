@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from csat.errors import ApplicationError
+from csat.text import join_items
 from metrics import formulas, target_formulas
 from metrics.models import Target
 from metrics.periods import Quarter
@@ -110,11 +111,13 @@ def target_set(
     errors: dict[str, list[str]] = {}
     spec = METRICS.get(metric)
     if spec is None:
-        errors["metric"] = [_("Choose one of: %s.") % ", ".join(METRICS)]
+        errors["metric"] = [_("Choose one of: %s.") % join_items(METRICS, english=", ")]
     parsed_year = _parse_year(year, errors)
     segment = segment or ""
     if segment and segment not in Segment.values:
-        errors["segment"] = [_("Choose one of: %s, or none.") % ", ".join(Segment.values)]
+        errors["segment"] = [
+            _("Choose one of: %s, or none.") % join_items(Segment.values, english=", ")
+        ]
     numbers: dict[str, Decimal | None] = {}
     for field in (*NUMBER_FIELDS, *WEIGHT_FIELDS, *TYPED_FIELDS):
         try:

@@ -27,7 +27,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
+from csat.text import join_items
 from metrics import dashboard, exports, selectors, services, targets
+from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
 from metrics.periods import Quarter
 from metrics.templatetags.dashboard_tags import chart_value
@@ -86,10 +88,6 @@ FILTER_LABELS = {
 def _common(
     quarter: Quarter, filters: dashboard.Filters, errors: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
-    query = QueryDict(mutable=True)
-    query["period"] = quarter.label
-    for kind, value in filters.items():
-        query[kind] = value
     choices = dashboard.filter_choices()
     errors = errors or {}
     return {
@@ -106,7 +104,7 @@ def _common(
             for kind in dashboard.FILTER_KINDS
         ],
         "quarter_choices": _quarter_choices(quarter),
-        "query": query.urlencode(),
+        "query": _period_query(quarter, filters),
         "export_tables": exports.TABLES,
     }
 
@@ -209,11 +207,26 @@ def analysis_page(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/analysis.html", context, status=400 if errors else 200)
 
 
+def _period_query(quarter: Quarter, filters: dashboard.Filters) -> str:
+    """The query string of another quarter with the same filters."""
+    query = QueryDict(mutable=True)
+    query["period"] = quarter.label
+    for kind, value in filters.items():
+        query[kind] = value
+    return query.urlencode()
+
+
 def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
     nps = selectors.period_figure(quarter.label, "nps", filters or None)
+    repurchase = dashboard.repurchase_for(quarter, filters)
+    closed = repurchase.closed_quarter
     return {
-        "repurchase": selectors.repurchase_table(quarter.label, filters or None),
-        "distribution": dashboard.distribution_for(quarter, filters),
+        "repurchase": repurchase,
+        "repurchase_closed_query": _period_query(closed, filters) if closed else "",
+        "distribution": {
+            dashboard.scale_label(key): rows
+            for key, rows in dashboard.distribution_for(quarter, filters).items()
+        },
         "nps": nps,
         "composition": dashboard.nps_composition(nps),
         "dimensions": dashboard.dimension_rows(quarter, filters),
@@ -243,7 +256,8 @@ def drilldown_page(request: HttpRequest) -> HttpResponse:
     quarter, filters, errors = _query(request)
     metric = request.GET.get("metric", "nps")
     if metric not in selectors.METRICS:
-        errors = {**errors, "metric": [_("Choose one of: %s.") % ", ".join(selectors.METRICS)]}
+        choices = join_items(selectors.METRICS, english=", ")
+        errors = {**errors, "metric": [_("Choose one of: %s.") % choices]}
         metric = "nps"
     is_cases = metric in dashboard.CASE_METRICS
     rows: Any = (
@@ -388,6 +402,7 @@ def weights(request: HttpRequest) -> HttpResponse:
         "values": values,
         "effective_from": request.POST.get("effective_from", ""),
         "jobs": RecomputeJob.objects.all()[:5],
+        "purged_snapshots": frozen_purged_snapshots(),
     }
     return render(request, "metrics/weights.html", context, status=400 if errors else 200)
 

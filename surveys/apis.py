@@ -270,5 +270,5 @@ class ResponseMarkApi(APIView):
         response = get_object_or_404(marking.response_list_for(request.user), pk=pk)
         serializer = self.MarkInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        marking.response_mark(response=response, **serializer.validated_data)
+        marking.response_mark(response=response, by=request.user, **serializer.validated_data)
         return ApiResponse(self.MarkOutputSerializer(response).data)

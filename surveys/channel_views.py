@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from csat.errors import ApplicationError
+from csat.text import join_clauses
 from surveys import services
 from surveys.forms import PhoneStartForm, QrForm
 from surveys.models import Channel, Customer, Survey
@@ -62,7 +63,7 @@ def qr_download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     form = QrForm(request.GET)
     if not form.is_valid():
         return HttpResponse(
-            "; ".join(f"{name}: {' '.join(problems)}" for name, problems in form.errors.items()),
+            join_clauses(f"{name}: {' '.join(problems)}" for name, problems in form.errors.items()),
             status=400,
             content_type="text/plain; charset=utf-8",
         )

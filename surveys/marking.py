@@ -24,10 +24,17 @@ def response_list_for(user: User) -> QuerySet[Response]:
 
 
 def response_mark(
-    *, response: Response, is_test: bool | None = None, is_spam: bool | None = None
+    *,
+    response: Response,
+    is_test: bool | None = None,
+    is_spam: bool | None = None,
+    by: User | None = None,
 ) -> bool:
     """Set or clear the test and spam marks; when they change, record the outbox event in the
-    same transaction so the metrics take the response out (or back in). True if changed."""
+    same transaction so the metrics take the response out (or back in), and close (or reopen)
+    the response's follow-up case with a note saying why. True if changed."""
+    from feedback.services import case_follow_response_marks
+
     wanted = {
         name: value
         for name, value in (("is_test", is_test), ("is_spam", is_spam))
@@ -40,5 +47,6 @@ def response_mark(
         changed = Response.objects.filter(pk=response.pk).exclude(**wanted).update(**wanted)
         if changed:
             outbox_record(OutboxEvent.Kind.RESPONSE_CHANGED, response.pk)
+            case_follow_response_marks(response=response, by=by)
     response.refresh_from_db(fields=["is_test", "is_spam"])
     return bool(changed)

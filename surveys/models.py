@@ -270,6 +270,31 @@ class Question(models.Model):
         scale = self.scale
         return list(range(scale[0], scale[1] + 1)) if scale else []
 
+    @property
+    def show_if_caption(self) -> str:
+        """When a follow-up is shown, as the builder says it: "shown when question 1 is 6 or
+        less", "... is between 3 and 5", "... is 9 or more", "... is 6"; "" for none."""
+        from django.utils.translation import gettext
+
+        trigger = self.show_if_question
+        if trigger is None:
+            return ""
+        low, high = self.show_if_min, self.show_if_max
+        lowest, highest = trigger.scale or (None, None)
+        # A bound at the end of the trigger's scale says nothing: "0 to 6" is "6 or less".
+        low = None if low == lowest else low
+        high = None if high == highest else high
+        values = {"position": trigger.position, "low": low, "high": high}
+        if low is None and high is None:
+            return gettext("shown when question %(position)s is answered") % values
+        if low is None:
+            return gettext("shown when question %(position)s is %(high)s or less") % values
+        if high is None:
+            return gettext("shown when question %(position)s is %(low)s or more") % values
+        if low == high:
+            return gettext("shown when question %(position)s is %(low)s") % values
+        return gettext("shown when question %(position)s is between %(low)s and %(high)s") % values
+
 
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
@@ -308,13 +333,22 @@ class Response(models.Model):
         PARTIAL = "partial", _("Partial")
         COMPLETE = "complete", _("Complete")
 
-    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    # Foreign keys without an index of their own are covered by one in Meta.indexes or
+    # Meta.constraints (see migration 0008 for which query uses which index).
+    survey = models.ForeignKey(
+        Survey, on_delete=models.PROTECT, related_name="responses", db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.COMPLETE
     )
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+        db_index=False,
     )
     # The staff member who served the customer, and their team at that time (metrics.md).
     agent = models.ForeignKey(
@@ -323,12 +357,23 @@ class Response(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="served_responses",
+        db_index=False,
     )
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     touchpoint = models.ForeignKey(
-        Touchpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+        Touchpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+        db_index=False,
     )
     # The one-time key of the form that was submitted, or an API idempotency key: a second
     # submission with the same key returns the first response instead of storing another.
@@ -337,7 +382,12 @@ class Response(models.Model):
     # different body is refused instead of returning the first response.
     submission_fingerprint = models.CharField(max_length=64, blank=True, default="")
     invitation = models.ForeignKey(
-        "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+        "Invitation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+        db_index=False,
     )
     # An imported row's response id: unique across all imports, so importing the same file
     # twice stores each row once (metrics.md, "Which responses count").
@@ -386,15 +436,13 @@ class Response(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "submitted_at"], name="response_counted_idx"),
+            # A survey's responses newest first (response list, survey page), its expired ones
+            # (retention purge), and the survey foreign key's checks.
+            models.Index(fields=["survey", "submitted_at"], name="response_survey_submitted_idx"),
+            # A customer's responses around a purchase (repurchase), and the customer key's
+            # SET NULL when a customer is deleted.
             models.Index(fields=["customer", "submitted_at"], name="response_customer_idx"),
             models.Index(fields=["quarter"], name="response_quarter_idx"),
-            # Coverage asks, per interaction, whether its customer answered in the period.
-            models.Index(
-                fields=["customer", "quarter"],
-                name="response_counted_customer_idx",
-                condition=models.Q(status="complete", is_test=False, is_spam=False),
-            ),
             # Responses the answer rollups have not caught up with yet (metrics/answers.py):
             # small in steady state, so a full rebuild finds them without a scan.
             models.Index(
@@ -409,6 +457,23 @@ class Response(models.Model):
                 name="response_rollup_stale_idx",
                 condition=models.Q(in_rollup=True)
                 & (~models.Q(status="complete") | models.Q(is_test=True) | models.Q(is_spam=True)),
+            ),
+            # The optional keys: a staff member's (or team's, touchpoint's) responses, and the
+            # SET NULL when one is deleted; rows without one stay out of the index.
+            models.Index(
+                fields=["agent"],
+                name="response_agent_idx",
+                condition=models.Q(agent__isnull=False),
+            ),
+            models.Index(
+                fields=["team"],
+                name="response_team_idx",
+                condition=models.Q(team__isnull=False),
+            ),
+            models.Index(
+                fields=["touchpoint"],
+                name="response_touchpoint_idx",
+                condition=models.Q(touchpoint__isnull=False),
             ),
         ]
         verbose_name = _("response")
@@ -439,19 +504,45 @@ class Answer(models.Model):
     """One answer: a score (`number`), a choice, a grid row's score, or text."""
 
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
-    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    # Covered by answer_question_number_idx (question first).
+    question = models.ForeignKey(
+        Question, on_delete=models.PROTECT, related_name="answers", db_index=False
+    )
+    # Mostly empty: indexed only where set (answer_grid_row_idx, answer_choice_idx).
     grid_row = models.ForeignKey(
-        GridRow, null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+        GridRow,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answers",
+        db_index=False,
     )
     choice = models.ForeignKey(
-        Choice, null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+        Choice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answers",
+        db_index=False,
     )
     number = models.SmallIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
 
     class Meta:
         ordering = ["response", "question__position"]
-        indexes = [models.Index(fields=["question", "number"], name="answer_question_number_idx")]
+        indexes = [
+            models.Index(fields=["question", "number"], name="answer_question_number_idx"),
+            models.Index(
+                fields=["grid_row"],
+                name="answer_grid_row_idx",
+                condition=models.Q(grid_row__isnull=False),
+            ),
+            models.Index(
+                fields=["choice"],
+                name="answer_choice_idx",
+                condition=models.Q(choice__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.number if self.number is not None else self.text}"

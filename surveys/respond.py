@@ -137,12 +137,20 @@ def _scale_labels(question: Question) -> tuple[str, str]:
     return _("%(low)s = very poor") % {"low": low}, _("%(high)s = excellent") % {"high": high}
 
 
-def _condition_text(question: Question, triggers: Mapping[int, str]) -> str:
+def _condition_text(
+    question: Question, triggers: Mapping[int, str], scales: Mapping[int, tuple[int, int] | None]
+) -> str:
     """Without JavaScript every question is on the page: say when a follow-up applies."""
     if question.show_if_question_id is None:
         return ""
     values = {"question": triggers.get(question.show_if_question_id, "")}
     low, high = question.show_if_min, question.show_if_max
+    # A bound at the end of the trigger's scale says nothing: "0 to 6" reads "6 or less".
+    lowest, highest = scales.get(question.show_if_question_id) or (None, None)
+    low = None if low == lowest else low
+    high = None if high == highest else high
+    if low is None and high is None:
+        return _("Answer if you answered “%(question)s”.") % values
     if low is not None and high is not None and low == high:
         values["score"] = str(low)
         return _("Answer only if you chose %(score)s for “%(question)s”.") % values
@@ -169,6 +177,7 @@ def question_views(
     errors = errors or {}
     default = survey.default_language
     texts = {question.pk: text_in(question, "text", language, default) for question in questions}
+    scales = {question.pk: question.scale for question in questions}
     views = []
     for question in questions:
         key = str(question.pk)
@@ -178,7 +187,7 @@ def question_views(
             text=texts[question.pk],
             help_text=text_in(question, "help_text", language, default),
             name=f"q{question.pk}",
-            condition=_condition_text(question, texts),
+            condition=_condition_text(question, texts, scales),
             error=errors.get(key, ""),
         )
         kind = question.kind

@@ -17,13 +17,17 @@ def survey_get_public(public_id: str) -> Survey | None:
 
 def survey_list() -> QuerySet[Survey]:
     """Surveys with their counted-response totals, newest first."""
-    return Survey.objects.select_related("touchpoint").annotate(
-        response_count=Count(
-            "responses",
-            filter=Q(
-                responses__status=Response.Status.COMPLETE,
-                responses__is_test=False,
-                responses__is_spam=False,
-            ),
+    return (
+        Survey.objects.select_related("touchpoint")
+        .annotate(
+            response_count=Count(
+                "responses",
+                filter=Q(
+                    responses__status=Response.Status.COMPLETE,
+                    responses__is_test=False,
+                    responses__is_spam=False,
+                ),
+            )
         )
-    )
+        .order_by("-created_at", "-pk")
+    )  # a GROUP BY query drops Meta.ordering: say it here

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
@@ -120,3 +121,12 @@ def _fast_password_hashing(settings: Any) -> None:
     """Persona fixtures hash a password each (about a second with the production hasher on
     this machine); tests do not measure the hasher, so they use a fast one."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """A request in Chinese leaves zh-hans active in the thread (LocaleMiddleware activates a
+    language and nothing deactivates it): a later test reading messages outside a request
+    would get Chinese. Each test ends back in the default language."""
+    yield
+    translation.deactivate()

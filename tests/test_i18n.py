@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Translation catalogues: complete, compiled, and served to browsers in their language.
 
 Re-create the catalogues after changing translatable strings (see locale/):
@@ -141,3 +142,18 @@ def test_login_page_is_in_english_for_an_english_browser(client: Client, db: Non
     assert response.status_code == 200
     assert response["Content-Language"] == "en"
     assert "Log in to csat" in response.content.decode()
+
+
+def test_lists_are_joined_the_way_each_language_writes_them() -> None:
+    from django.utils import translation
+
+    from csat.text import join_clauses, join_items
+
+    with translation.override("zh-hans"):
+        assert join_items(["高价值", "普通", "流失风险"]) == "高价值、普通、流失风险"
+        assert join_clauses(["第 2 行有误。", "第 3 行有误。"]) == "第 2 行有误；第 3 行有误。"
+    with translation.override("en"):
+        assert join_items(["Yes, fully", "No"]) == "Yes, fully; No"
+        assert join_clauses(["Row 2 is wrong.", "Row 3 is wrong."]) == (
+            "Row 2 is wrong.; Row 3 is wrong."
+        )

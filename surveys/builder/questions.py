@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from csat.errors import ApplicationError
+from csat.text import join_items
 from surveys.builder.texts import (
     LANGUAGE_CODES,
     FieldErrors,
@@ -183,7 +184,7 @@ def _question_clean(
                 _("A %(kind)s question uses one of these scales: %(scales)s.")
                 % {
                     "kind": Question.Kind(kind).label,
-                    "scales": ", ".join(f"{low}-{high}" for low, high in allowed),
+                    "scales": join_items((f"{low}-{high}" for low, high in allowed), english=", "),
                 },
             )
     elif scale is not None:

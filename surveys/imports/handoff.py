@@ -4,7 +4,11 @@
   low scores in bulk, and brings a small import's responses into the metrics one by one, the
   same incremental path as a web response; purchases go through metrics_apply_purchase.
 - The end of a job (`import_job_finish`) refreshes the tables' statistics and, for a big
-  import, rebuilds its quarters' answer rollups once (per-response updates would crawl).
+  import, rebuilds its quarters' answer rollups once (per-response updates would crawl). The
+  big import's responses were stored with `in_rollup` already set (surveys/imports/writers.py),
+  which is what the rebuild counts, so it has no flags to flip. Until that rebuild ends, the
+  rollups lack them; a job interrupted before it is resumed at this step by the relay (its
+  status stays "applying").
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from surveys.imports.models import ImportJob, ImportRowError
 from surveys.imports.schemas import Target, schema_for
+from surveys.imports.schemas.contacts import CustomerSchema
 
 PREVIEW_SAMPLES = 3
 
@@ -54,12 +55,16 @@ class PreviewRow:
     row: int
     values: list[str]
     problems: list[str] = field(default_factory=list)
-    is_existing: bool = False
+    # What the import will do with the row: "new" (stored), "skip" (imported before),
+    # "update" (a known customer; `changes` names the columns written over) or "unchanged".
+    outcome: str = "new"
+    changes: list[str] = field(default_factory=list)
 
 
 def import_job_preview(job: ImportJob) -> tuple[list[str], list[PreviewRow]]:
     """The first rows of the file as the import reads them: the mapped columns' values, and
-    whether each row would be imported, skipped as imported before, or has problems."""
+    what the import will do with each row (store it, skip it as imported before, update a
+    known customer or leave it unchanged) or its problems."""
     schema = schema_for(job)
     mapped = sorted(job.mapping.items(), key=lambda item: int(item[1]))
     labels = [(schema.target(name) or Target(name, name)).label for name, _index in mapped]
@@ -72,16 +77,27 @@ def import_job_preview(job: ImportJob) -> tuple[list[str], list[PreviewRow]]:
             _("column %(column)s: %(problem)s")
             % {"column": problem.column, "problem": problem.message}
         )
+    changes = schema.changes(result.rows) if isinstance(schema, CustomerSchema) else {}
     keys = {row.row: row.key for row in result.rows}
-    preview = [
-        PreviewRow(
-            row=number,
-            values=[cells[int(index)] if int(index) < len(cells) else "" for _n, index in mapped],
-            problems=problems.get(number, []),
-            is_existing=keys.get(number) in existing,
+    preview = []
+    for number, cells in rows:
+        key = keys.get(number)
+        changed = changes.get(key) if key is not None else None
+        if changed is not None:
+            outcome = "update" if changed else "unchanged"
+        else:
+            outcome = "skip" if key in existing else "new"
+        preview.append(
+            PreviewRow(
+                row=number,
+                values=[
+                    cells[int(index)] if int(index) < len(cells) else "" for _n, index in mapped
+                ],
+                problems=problems.get(number, []),
+                outcome=outcome,
+                changes=changed or [],
+            )
         )
-        for number, cells in rows
-    ]
     return labels, preview
 
 

@@ -114,7 +114,7 @@ def response_mark(request: HttpRequest, pk: int) -> HttpResponse:
     }
     if not marks:
         messages.error(request, _("Choose test or spam."))
-    elif marking.response_mark(response=response, **marks):
+    elif marking.response_mark(response=response, by=request.user, **marks):
         messages.success(request, _("Response #%(id)s updated.") % {"id": response.pk})
     url = reverse("outreach:response_list", args=[response.survey_id])
     page = request.POST.get("page", "")

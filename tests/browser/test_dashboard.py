@@ -73,6 +73,10 @@ def test_manager_reads_the_demo_dashboard_filters_drills_down_and_downloads_xlsx
     assert _nps_cell(page, "annual_target") == "58.0"
     assert _nps_cell(page, "benchmark") == "65.0"
     assert _nps_cell(page, "status") in {"met", "missed", "in progress"}
+    # and its card says which target is which
+    card = page.get_by_test_id("nps-targets").inner_text()
+    assert card.startswith("Quarter target ")
+    assert "· Annual target 58.0 · Benchmark 65.0" in card
     actual = _nps_cell(page, "actual")
     assert actual.split()[0].replace(".", "").replace("-", "").isdigit()
 
@@ -108,10 +112,21 @@ def test_manager_reads_the_demo_dashboard_filters_drills_down_and_downloads_xlsx
     assert (record["Baseline"], record["Annual target"], record["Benchmark"]) == (42, 58, 65)
     assert record["n"] == email_n
 
-    # the analysis view draws its charts too
-    page.goto(f"{live_server}/dashboard/analysis/")
+    # the analysis view draws its charts too, under readable scale names
+    page.goto(f"{live_server}/dashboard/analysis/?channel=email")
     page.wait_for_selector('canvas#chart-pareto[data-chart-ready="1"]')
+    assert page.get_by_role("heading", name="NPS (0-10)", exact=True).count() == 2
     page.screenshot(path=str(ARTIFACTS / "dashboard-analysis.png"), full_page=True)
+    # the current quarter's answers are inside their repurchase window: the page says so and
+    # leads to the latest quarter whose windows have closed, with the same filter
+    note = page.get_by_test_id("repurchase-window-note").inner_text()
+    assert "90-day repurchase window" in note
+    page.get_by_test_id("repurchase-closed-link").click()
+    page.wait_for_url("**channel=email**")
+    assert "period=" in page.url
+    assert page.get_by_test_id("repurchase-window-note").count() == 0
+    assert page.locator('[data-testid="repurchase-table"] td.num[data-value]').count() > 0
+    page.screenshot(path=str(ARTIFACTS / "dashboard-analysis-closed.png"), full_page=True)
 
     # and on a phone the page does not scroll sideways (wide tables scroll in their box)
     page.set_viewport_size(PHONE)

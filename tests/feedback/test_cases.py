@@ -12,10 +12,14 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
+from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
 from feedback.models import Case, ComplaintCategory, RootCause, SlaPolicy
 from feedback.services import case_log_complaint, case_resolve
+from metrics import selectors
+from metrics.services import metrics_rebuild
+from surveys.marking import response_mark
 from surveys.models import Question, Survey
 from surveys.services import response_submit
 from tests.conftest import PASSWORD
@@ -207,3 +211,125 @@ def test_manager_sees_every_teams_cases(
     case = case_log_complaint(category=category, channel="web", summary="Visible", agent=staff)
 
     assert manager_client.get(f"/cases/{case.pk}/").status_code == 200
+
+
+def _process_outbox() -> None:
+    while pending := list(
+        OutboxEvent.objects.filter(processed_at__isnull=True).values_list("pk", flat=True)
+    ):
+        for event_id in pending:
+            outbox_process(event_id)
+
+
+def _cases_counted(quarter: str) -> int:
+    metrics_rebuild([quarter])
+    figure = selectors.period_figure(quarter, "problem_conversion")
+    return figure.n if figure is not None else 0
+
+
+def test_a_case_whose_response_is_marked_spam_is_closed_uncounted_and_reopened_when_cleared(
+    staff: User, staff_client: Client, nps_survey: Survey
+) -> None:
+    # given a detractor's follow-up case, counted in the case metrics
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    with time_machine.travel(datetime(2026, 5, 10, 9, tzinfo=SHANGHAI), tick=False):
+        response, _created = response_submit(
+            survey=nps_survey, raw_answers={str(nps.pk): 2}, agent=staff
+        )
+        _process_outbox()
+    case = Case.objects.get(response=response)
+    quarter = case.quarter
+    assert _cases_counted(quarter) == 1
+
+    # when staff mark the response as spam
+    with time_machine.travel(datetime(2026, 5, 11, 10, 30, tzinfo=SHANGHAI), tick=False):
+        staff_client.post(f"/responses/{response.pk}/mark/", {"is_spam": "1"})
+        _process_outbox()
+        page = staff_client.get(f"/cases/{case.pk}/").content.decode()
+
+    # then the case is closed with a note saying why, has no actions, and no metric counts it
+    case.refresh_from_db()
+    assert (case.status, case.resolved_at) == ("withdrawn", None)
+    assert case.resolution_note == (
+        "Closed on 2026-05-11 10:30 by sam.staff marking the response behind this case as "
+        "spam: the response no longer counts, and neither does this case in any case metric."
+    )
+    assert "Closed, not counted" in page
+    assert 'data-testid="resolution-note"' in page
+    assert "Resolve</button>" not in page
+    assert _cases_counted(quarter) == 0
+    with pytest.raises(ApplicationError):
+        case_resolve(case=case)
+
+    # when the mark is removed (it was not spam after all)
+    with time_machine.travel(datetime(2026, 5, 12, 8, tzinfo=SHANGHAI), tick=False):
+        staff_client.post(f"/responses/{response.pk}/mark/", {"is_spam": "0"})
+        _process_outbox()
+
+    # then the case is open again for staff to work, counted, with both notes kept
+    case.refresh_from_db()
+    assert case.status == "open"
+    assert case.resolution_note.splitlines()[1] == (
+        "Reopened on 2026-05-12 08:00: sam.staff removed the test or spam mark from the "
+        "response behind this case, so it counts again."
+    )
+    assert _cases_counted(quarter) == 1
+
+
+def test_a_resolved_case_marked_test_leaves_the_metrics_and_returns_resolved(
+    staff: User, nps_survey: Survey
+) -> None:
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    response, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 0})
+    _process_outbox()
+    case = case_resolve(case=Case.objects.get(response=response))
+
+    response_mark(response=response, is_test=True, by=staff)
+    case.refresh_from_db()
+    assert case.status == "withdrawn"
+    assert "as a test: the response no longer counts" in case.resolution_note
+
+    response_mark(response=response, is_test=False, by=staff)
+    case.refresh_from_db()
+    assert (case.status, case.resolved_at is not None) == ("resolved", True)
+
+
+def test_a_low_score_marked_before_its_case_opened_gets_one_when_the_mark_is_removed(
+    staff: User, nps_survey: Survey
+) -> None:
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    response, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 3})
+    response_mark(response=response, is_spam=True, by=staff)
+    _process_outbox()  # the submission's event: a spam response opens no case
+    assert not Case.objects.exists()
+
+    response_mark(response=response, is_spam=False, by=staff)
+
+    assert Case.objects.get(response=response).status == "open"
+
+
+def test_upgrade_closes_the_cases_of_responses_marked_before_cases_followed_the_marks(
+    staff: User, nps_survey: Survey
+) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    # given a detractor's case whose response was marked spam the old way (no case change)
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    spam, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 1})
+    kept, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 2})
+    _process_outbox()
+    type(spam).objects.filter(pk=spam.pk).update(is_spam=True)
+
+    # when the data migration runs
+    import_module("feedback.migrations.0006_withdraw_cases_of_marked_responses").withdraw(
+        apps, None
+    )
+
+    # then that case is closed as not counted, with a note; the other stays open
+    assert list(Case.objects.order_by("pk").values_list("response_id", "status")) == [
+        (spam.pk, "withdrawn"),
+        (kept.pk, "open"),
+    ]
+    assert "marked as spam or test" in Case.objects.get(response=spam).resolution_note

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """The quarterly dashboard: the same numbers as the API, filters in the URL, drill-down to the
 source rows, analysis views, and the strict Content-Security-Policy."""
 
@@ -190,6 +191,102 @@ def test_analysis_page_has_pareto_segments_repurchase_and_composition(
     assert 'data-chart="pareto"' in page
 
 
+def _card_targets(page: str, metric: str) -> str:
+    found = re.search(rf'data-testid="{metric}-targets">(.*?)</p>', page, re.S)
+    assert found is not None, metric
+    return " ".join(found.group(1).split())
+
+
+def test_metric_card_names_the_quarter_target_the_annual_target_and_the_benchmark(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given NPS 2026: baseline 42, annual target 58 (Q2 target 49.1), benchmark 65
+    page = manager_client.get("/dashboard/?period=2026Q2").content.decode()
+    # then the card says which target is which (not "Target 49.1 · year 58.0")
+    assert _card_targets(page, "nps") == "Quarter target 49.1 · Annual target 58.0 · Benchmark 65.0"
+    chinese = manager_client.get(
+        "/dashboard/?period=2026Q2", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert _card_targets(chinese, "nps") == "季度目标 49.1 · 年度目标 58.0 · 行业标杆 65.0"
+
+
+def test_chinese_dashboard_names_the_metrics_in_the_briefs_terms(
+    data: DashboardData, manager_client: Client
+) -> None:
+    page = manager_client.get(
+        "/dashboard/?period=2026Q3", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+
+    def label(metric: str) -> str:
+        found = re.search(rf'<tr data-metric="{metric}">\s*<th scope="row">([^<]+)', page)
+        assert found is not None, metric
+        return found.group(1).strip()
+
+    # the brief: 非重复投诉解决率 (68% -> 85%), 首次呼叫解决率 (FCR, 76% -> 88%), 问题转化率
+    assert label("nonrepeat_resolution") == "非重复投诉解决率"
+    assert label("fcr") == "首次呼叫解决率（%）"
+    assert label("operational_fcr") == "首次呼叫解决率（运营口径）"
+    assert label("problem_conversion") == "问题转化率"
+    assert label("nps") == "净推荐值 (NPS)"
+
+
+def test_analysis_headings_name_the_scale_as_people_read_it(
+    data: DashboardData, manager_client: Client
+) -> None:
+    page = manager_client.get("/dashboard/analysis/?period=2026Q3").content.decode()
+    # the score distribution and the repurchase table of the NPS question
+    assert page.count("<h3>NPS (0-10)</h3>") == 2
+    assert "nps 0-10" not in page
+    chinese = manager_client.get(
+        "/dashboard/analysis/?period=2026Q3", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert chinese.count("<h3>NPS（0-10 分）</h3>") == 2
+
+
+def test_one_point_bands_read_as_the_point() -> None:
+    assert [dashboard.band_label(band) for band in ["0-2", "9-10", "3-3"]] == ["0-2", "9-10", "3"]
+
+
+@pytest.mark.parametrize(
+    ("key", "english", "chinese"),
+    [
+        ("nps 0-10", "NPS (0-10)", "NPS（0-10 分）"),
+        ("csat 1-5", "CSAT (1-5 stars)", "CSAT（1-5 星）"),
+        ("csat 1-7", "CSAT (1-7)", "CSAT（1-7 分）"),
+        ("ces 1-7", "CES (1-7)", "CES（1-7 分）"),
+        ("rating 1-5", "Rating grid (1-5)", "矩阵评分（1-5 分）"),
+    ],
+)
+def test_every_scale_key_has_a_readable_label(key: str, english: str, chinese: str) -> None:
+    with translation.override("en"):
+        assert dashboard.scale_label(key) == english
+    with translation.override("zh-hans"):
+        assert dashboard.scale_label(key) == chinese
+
+
+def test_agent_filter_shows_full_names_in_name_order(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given agent1 is Ada Lovelace, a new staff member zed is Bo Chen, agent0 has no name
+    agent0, agent1 = data.agents
+    User.objects.filter(pk=agent1.pk).update(first_name="Ada", last_name="Lovelace")
+    zed = User.objects.create(username="zed", first_name="Bo", last_name="Chen", team=data.teams[0])
+    page = manager_client.get(f"/dashboard/?period=2026Q3&agent={agent1.pk}").content.decode()
+    select = re.search(r'<select name="agent" id="f-agent">(.*?)</select>', page, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\d*)"( selected)?>([^<]*)</option>', select.group(1))
+    # then each agent shows by full name (else username), ordered by that name
+    assert options == [
+        ("", "", "All"),
+        (str(agent1.pk), " selected", "Ada Lovelace"),
+        (str(agent0.pk), "", "agent0"),
+        (str(zed.pk), "", "Bo Chen"),
+    ]
+    # and the per-agent figures name them the same way
+    by_agent = selectors.slice_figures("2026Q3", "agent", "nps")
+    assert [label for _member, label, _figure in by_agent] == ["Ada Lovelace", "agent0"]
+
+
 def test_report_page_prints_every_table(data: DashboardData, manager_client: Client) -> None:
     response = manager_client.get("/dashboard/report/?period=2026Q2")
     page = response.content.decode()
@@ -308,3 +405,31 @@ def test_drill_down_lists_only_responses_answering_the_metric(
     # given NPS-only responses / when the composite index's responses are listed / then none
     page = manager_client.get("/dashboard/responses/?period=2026Q2&metric=composite")
     assert "0 rows" in page.content.decode()
+
+
+def test_repurchase_of_the_current_quarter_says_why_windows_are_open_and_links_a_closed_one(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given 2026Q3 (now 2026-08-15): its 8 answers were given on 2026-07-20, inside their
+    # 90-day window; 2026Q2's answers (2026-05-10) have their windows closed
+    response = manager_client.get("/dashboard/analysis/?period=2026Q3&channel=email")
+    page = html.unescape(response.content.decode())
+    note = re.search(r'data-testid="repurchase-window-note">(.*?)</p>', page, re.S)
+    assert note is not None
+    text = " ".join(re.sub(r"<[^>]+>", " ", note.group(1)).split())
+    # then the page says why no band has a rate, when that changes, and where to look instead,
+    # keeping the filters
+    assert text == (
+        "No band has a rate yet: all 6 answers of 2026Q3 are still inside their 90-day "
+        "repurchase window, and a rate counts only closed windows. The quarter's last window "
+        "closes on 2026-12-30. See 2026Q2, the latest quarter whose windows have closed"
+    )
+    assert 'href="?period=2026Q2&channel=email" data-testid="repurchase-closed-link"' in page
+    # and that quarter has rates and no note
+    closed = manager_client.get("/dashboard/analysis/?period=2026Q2&channel=email")
+    assert 'data-testid="repurchase-window-note"' not in closed.content.decode()
+    chinese = manager_client.get(
+        "/dashboard/analysis/?period=2026Q3&channel=email", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert "全部 6 个回答仍在 90 天复购观察期内" in chinese
+    assert "查看 2026Q2（观察期已全部结束的最近一个季度）" in chinese

@@ -4,6 +4,8 @@ answered questions that keep their meaning, order, translations, preview."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -550,3 +552,46 @@ def test_staff_builder_pages_render(staff_client: Client) -> None:
     }
     for path, text in BUILDER_PAGES:
         assert text in pages[path].content.decode(), path
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "english", "chinese"),
+    [
+        (None, 6, "shown when question 1 is 6 or less", "当第 1 题的答案为 6 分或以下时显示"),
+        (0, 6, "shown when question 1 is 6 or less", "当第 1 题的答案为 6 分或以下时显示"),
+        (9, None, "shown when question 1 is 9 or more", "当第 1 题的答案为 9 分或以上时显示"),
+        (9, 10, "shown when question 1 is 9 or more", "当第 1 题的答案为 9 分或以上时显示"),
+        (3, 5, "shown when question 1 is between 3 and 5", "当第 1 题的答案在 3 至 5 分之间时显示"),
+        (6, 6, "shown when question 1 is 6", "当第 1 题的答案为 6 分时显示"),
+        (0, 10, "shown when question 1 is answered", "当第 1 题已作答时显示"),
+    ],
+)
+def test_survey_page_says_when_a_follow_up_is_shown_in_plain_words(
+    staff_client: Client,
+    low: int | None,
+    high: int | None,
+    english: str,
+    chinese: str,
+) -> None:
+    # given an NPS question 1 and a follow-up shown for some of its scores
+    survey = _survey(None)
+    nps = question_save(survey=survey, spec=QuestionSpec(kind="nps", text={"en": "Rec?"}))
+    spec = QuestionSpec(
+        kind="text",
+        text={"en": "What could we do better?"},
+        is_required=False,
+        show_if_question=nps.pk,
+        show_if_min=low,
+        show_if_max=high,
+    )
+    question_save(survey=survey, spec=spec)
+
+    def caption(language: str) -> str:
+        page = staff_client.get(f"/surveys/{survey.pk}/", HTTP_ACCEPT_LANGUAGE=language)
+        found = re.search(r'data-testid="condition-2">([^<]*)</span>', page.content.decode())
+        assert found is not None
+        return found.group(1)
+
+    # then the builder's caption reads naturally, in both languages
+    assert caption("en") == english
+    assert caption("zh-CN,zh;q=0.9") == chinese

@@ -69,11 +69,12 @@ def test_email_is_in_the_customers_language(
 
     tasks.invitation_send(_invite(nps_survey).pk)
 
-    # (the catalogue is translated at integration; "Thank you!" already is)
     (message,) = smtp_sink.messages
     assert "售后回访" in message["Subject"]
     assert "李雷" in text_part(message)
-    assert "感谢您的参与" in text_part(message)
+    # the email's sign-off thanks in advance (its own context: not the thank-you page's)
+    assert "谢谢您的支持\uff01" in text_part(message)
+    assert "感谢您的参与" not in text_part(message)
     assert '<html lang="zh-hans">' in html_part(message)
 
 

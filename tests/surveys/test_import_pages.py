@@ -1,8 +1,11 @@
+# ruff: noqa: RUF001, RUF003
 """Staff import through the pages: upload, map, see every row checked, confirm, follow the
 progress; customers and purchases; who may do what; oversized uploads."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -315,3 +318,111 @@ def test_a_finished_import_reruns_nothing_from_its_page(
     assert response.status_code == 400
     assert "Only a checked file can be imported." in response.content.decode()
     assert Response.objects.count() == 1
+
+
+def test_chinese_preview_joins_a_rows_problems_and_choices_the_chinese_way(
+    staff_client: Client,
+) -> None:
+    # given a customer row with two problems, checked and previewed in Chinese
+    job = check(
+        upload("id,segment,language\nC-3,gold,fr\n", kind="customers"),
+        {0: "external_id", 1: "segment", 2: "language"},
+    )
+    page = staff_client.get(
+        f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    problems = re.search(
+        r'data-testid="import-preview">.*?<span class="error">(.*?)</span>', page, re.S
+    )
+    assert problems is not None
+    # then the choices are enumerated with 、 and the problems separated by ； (which takes the
+    # place of the first problem's 。), no "; "
+    assert html.unescape(problems.group(1)) == (
+        "列“segment”：请从以下选项中选择：high_value、normal、churn_risk"
+        "；列“language”：请从以下选项中选择：en、zh-hans。"
+    )
+    # and in English they stay "; "-separated
+    english = staff_client.get(f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert (
+        "column segment: Choose one of: high_value; normal; churn_risk.; "
+        "column language: Choose one of: en; zh-hans." in html.unescape(english)
+    )
+
+
+def _preview_checks(page: str) -> list[str]:
+    table = re.search(r'data-testid="import-preview">(.*?)</table>', page, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]
+    return [
+        " ".join(
+            html.unescape(
+                re.sub(r"<[^>]+>", " ", re.findall(r"<td>(.*?)</td>", row, re.S)[-1])
+            ).split()
+        )
+        for row in rows
+    ]
+
+
+def test_customer_preview_says_which_rows_update_a_known_customer(staff_client: Client) -> None:
+    # given C-1 and C-2 are known customers; the file renames C-1, repeats C-2, adds C-3
+    Customer.objects.create(external_id="C-1", name="Old name", segment=Segment.NORMAL)
+    Customer.objects.create(external_id="C-2", name="Ann", segment=Segment.HIGH_VALUE)
+    content = "id,name,segment\nC-1,Li Wei,normal\nC-2,Ann,high_value\nC-3,Bo,normal\n"
+    job = check(upload(content, kind="customers"), {0: "external_id", 1: "name", 2: "segment"})
+
+    page = staff_client.get(f"/imports/{job.pk}/").content.decode()
+
+    # then the preview tells what the import will do with each (none is "skipped")
+    assert _preview_checks(page) == [
+        "updates an existing customer: Name",
+        "a known customer, unchanged",
+        "OK",
+    ]
+    chinese = staff_client.get(
+        f"/imports/{job.pk}/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    ).content.decode()
+    assert _preview_checks(chinese)[:2] == ["将更新已有客户：姓名", "已有客户，无变化"]
+    # and the import does just that
+    done = run(job)
+    assert (done.rows_imported, done.rows_updated, done.rows_skipped) == (1, 1, 1)
+    assert Customer.objects.get(external_id="C-1").name == "Li Wei"
+
+
+def test_preview_of_a_row_imported_before_as_a_test_response_says_it_is_imported_again(
+    staff_client: Client, nps_survey: Survey
+) -> None:
+    # given R-1 was imported and then marked as a test; R-2 was imported and counts
+    content = RESPONSES_HEADER + "R-1,2025-05-01 10:00,,,,9,\nR-2,2025-05-01 11:00,,,,7,\n"
+    run(check(upload(content, survey=nps_survey), nps_columns(nps_survey)))
+    Response.objects.filter(import_key="R-1").update(is_test=True)
+
+    # when the same file is checked again
+    again = check(upload(content, survey=nps_survey), nps_columns(nps_survey))
+    page = staff_client.get(f"/imports/{again.pk}/").content.decode()
+
+    # then only R-2 is "imported before" (the test response gives its key up to R-1)
+    assert again.rows_existing == 1
+    assert _preview_checks(page) == ["OK", "imported before: skipped"]
+    assert "1 of them was imported before and will be skipped" in page
+    done = run(again)
+    assert (done.rows_imported, done.rows_skipped) == (1, 1)
+
+
+def test_chinese_mapping_error_enumerates_the_missing_columns_with_the_enumeration_comma(
+    staff_client: Client, nps_survey: Survey
+) -> None:
+    job = upload(RESPONSES_HEADER + "R-1,2025-05-01 10:00,,,,9,\n", survey=nps_survey)
+
+    response = staff_client.post(
+        f"/imports/{job.pk}/mapping/",
+        {"column_0": "key"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
+
+    found = re.search(
+        r"请为以下每一项映射一列：(.*?)。</p>", html.unescape(response.content.decode())
+    )
+    assert found is not None
+    missing = found.group(1)
+    assert missing.startswith("提交时间、Q1. ")
+    assert ", " not in missing

@@ -284,6 +284,25 @@ def test_a_test_response_gives_up_its_key_to_a_later_import(
 
 
 @pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
+def test_text_answers_keep_backslashes_tabs_and_line_breaks(
+    nps_survey: Survey, use_copy: bool, request: pytest.FixtureRequest
+) -> None:
+    if use_copy:
+        request.getfixturevalue("postgres")  # COPY is PostgreSQL's
+    why = 'C:\\new\\table\tcol "quoted"\r\nnext line \\N 中文'
+    quoted = '"' + why.replace('"', '""') + '"'
+    content = RESPONSES_HEADER + f"R\\1\t,2025-05-01 10:00,,,,3,{quoted}\n"
+
+    job = run(check(upload(content, survey=nps_survey), nps_columns(nps_survey)), use_copy=use_copy)
+
+    assert job.rows_imported == 1
+    response = Response.objects.get()
+    assert response.import_key == "R\\1"  # the key's cell is stripped, its backslash kept
+    text = Answer.objects.get(response=response, question__kind=Question.Kind.TEXT).text
+    assert text == why
+
+
+@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
 def test_both_writers_store_choices_yes_no_grids_and_conditional_follow_ups(
     db: None, use_copy: bool, request: pytest.FixtureRequest
 ) -> None:

@@ -12,9 +12,11 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from accounts.models import User
 from csat.models import OutboxEvent
-from surveys.models import Answer, Response, Survey
+from surveys.models import Answer, Question, Response, Survey
 from surveys.respond import language_pick, survey_text, text_in
+from surveys.services import survey_create_nps
 from tests.surveys.builders import full_answers, multi_kind_survey, questions_by_kind
 
 
@@ -244,3 +246,22 @@ def test_multiple_choice_stores_each_chosen_option_and_is_prefilled_when_refused
         "Care",
         "Speed",
     ]
+
+
+def test_follow_up_condition_reads_naturally_when_a_bound_is_the_scale_end(
+    client: Client, staff: User
+) -> None:
+    # given a follow-up shown for NPS 0 to 6 (0 is the scale's lowest point)
+    survey = survey_create_nps(
+        title="Visit", nps_question="Would you recommend us?", why_question="Why?", created_by=staff
+    )
+    Question.objects.filter(survey=survey, kind=Question.Kind.TEXT).update(
+        show_if_question=survey.questions.get(kind=Question.Kind.NPS), show_if_min=0, show_if_max=6
+    )
+    survey.status = Survey.Status.OPEN
+    survey.save()
+
+    page = client.get(f"/s/{survey.public_id}/").content.decode()
+
+    # then the respondent reads "6 or less", not "0 to 6"
+    assert "Answer only if you chose 6 or less for “Would you recommend us?”." in page

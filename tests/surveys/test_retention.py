@@ -3,16 +3,26 @@ metrics engine rebuilds the quarters they counted in."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from metrics import selectors
 from metrics.models import RecomputeJob
-from metrics.services import metrics_apply_response, metrics_run_recompute
+from metrics.services import (
+    metrics_apply_response,
+    metrics_freeze_closed,
+    metrics_nightly,
+    metrics_rebuild,
+    metrics_recompute_dirty,
+    metrics_run_recompute,
+)
 from surveys import tasks
 from surveys.models import Answer, Channel, Invitation, Response, Survey
 from surveys.retention import responses_purge_expired
@@ -113,3 +123,57 @@ def test_a_response_inside_the_period_is_kept(survey: Survey) -> None:
     with time_machine.travel(now):
         assert responses_purge_expired() == 0
     assert Response.objects.count() == 1
+
+
+def _nps(period: str) -> tuple[float | None, int] | None:
+    figure = selectors.period_figure(period, "nps")
+    return (figure.value, figure.n) if figure else None
+
+
+def test_purge_leaves_a_frozen_quarter_as_it_was_and_tells_the_admin_what_a_recompute_would_do(
+    nps_survey: Survey, postgres: None, admin_client_: Client
+) -> None:
+    # given three answers in 2025Q1, frozen in August 2025 (NPS 33.3, n = 3), and one in Q2
+    nps_survey.retention_days = 365
+    nps_survey.save()
+    with time_machine.travel("2025-01-10 10:00 +08:00"):
+        for score in (3, 10, 9):
+            _submit(nps_survey, score)
+    with time_machine.travel("2025-05-10 10:00 +08:00"):
+        _submit(nps_survey, 10)
+    with time_machine.travel("2025-08-01 10:00 +08:00"):
+        metrics_rebuild()
+        assert metrics_freeze_closed() == ["2025Q1"]
+    frozen = {period: _nps(period) for period in ("2025Q1", "2025")}
+    assert frozen["2025Q1"] == (pytest.approx(100 / 3), 3)
+
+    # when the retention purge deletes the Q1 answers a year later, and every worker runs
+    with time_machine.travel("2026-01-15 10:00 +08:00", tick=False):
+        assert responses_purge_expired() == 3
+        metrics_nightly()
+        metrics_recompute_dirty()
+        page = admin_client_.get("/settings/weights/").content.decode()
+
+    # then the frozen quarter (and its year) keep their figures, no recompute job is queued
+    # for a quarter it would not change, and the admin is told what a recompute would do
+    assert {period: _nps(period) for period in ("2025Q1", "2025")} == frozen
+    assert not RecomputeJob.objects.exists()
+    note = re.search(r'data-testid="purged-snapshots">(.*?)</div>', page, re.S)
+    assert note is not None
+    assert " ".join(html.unescape(re.sub(r"<[^>]+>", " ", note.group(1))).split()) == (
+        "These frozen quarters keep figures that include responses the retention purge has "
+        "since deleted. Their figures stay as they were frozen unless you recompute with frozen "
+        "quarters included: 2025Q1: 3 counted responses deleted (last on 2026-01-15). "
+        "Recomputing would drop them from 2025Q1's figures, and the frozen figures could not "
+        "be restored."
+    )
+
+    # when the admin asks for that recompute anyway
+    with time_machine.travel("2026-01-16 10:00 +08:00", tick=False):
+        admin_client_.post("/settings/recompute/", {"include_frozen": "on"})
+        metrics_run_recompute(RecomputeJob.objects.get().pk)
+        page = admin_client_.get("/settings/weights/").content.decode()
+
+    # then 2025Q1 has no answers left and the notice is gone
+    assert _nps("2025Q1") == (None, 0)
+    assert 'data-testid="purged-snapshots"' not in page

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+import time_machine
 from django.test import Client
 
+from accounts.models import User
 from csat.models import OutboxEvent
 from surveys.models import Answer, Channel, Response, Survey
+from surveys.services import survey_create_nps
 
 
 def _form(client: Client, survey: Survey) -> tuple[str, dict[str, str]]:
@@ -145,3 +148,32 @@ def test_customer_text_is_escaped_on_the_staff_page(
 
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_staff_survey_list_shows_the_newest_survey_first(staff_client: Client, staff: User) -> None:
+    # given three surveys created in January, March and February (stored in another order)
+    for title, day in [
+        ("Middle", "2025-02-10"),
+        ("Newest", "2025-03-10"),
+        ("Oldest", "2025-01-10"),
+    ]:
+        with time_machine.travel(f"{day} 10:00 +08:00", tick=False):
+            survey_create_nps(title=title, nps_question="Q?", why_question="Why?", created_by=staff)
+    # when staff open the survey list
+    page = staff_client.get("/surveys/").content.decode()
+    # then the newest comes first
+    titles = re.findall(r'<a href="/surveys/\d+/">([^<]+)</a>', page)
+    assert titles == ["Newest", "Middle", "Oldest"]
+
+
+def test_chinese_thank_you_page_has_its_own_wording(client: Client, nps_survey: Survey) -> None:
+    # "Thank you!" on the page after answering and in the invitation email are translated
+    # apart (message contexts): the page thanks for taking part
+    key, names = _form(client, nps_survey)
+    response = client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "9"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
+    assert "<h1>感谢您的参与\uff01</h1>" in response.content.decode()

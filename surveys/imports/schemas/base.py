@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from csat.text import join_items
 from metrics.periods import quarter_label, reporting_zone
 from surveys.imports.files import Cell, cell_text
 from surveys.imports.models import ImportJob
@@ -68,6 +69,37 @@ def batched(values: Sequence[Any], size: int | None = None) -> Iterable[Sequence
     size = size or (10_000 if connection.vendor == "postgresql" else 900)
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def keys_stored(
+    model: type[models.Model], field: str, keys: Sequence[str], **equal_to: object
+) -> set[str]:
+    """The keys some row of the model already holds in `field` (a unique text column), among
+    the rows whose other fields equal `equal_to`: one array parameter on PostgreSQL, batches of
+    IN (...) elsewhere."""
+    if not keys:
+        return set()
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        column = quote(model._meta.get_field(field).column)
+        table = quote(model._meta.db_table)
+        conditions = "".join(
+            f" AND {quote(model._meta.get_field(name).column)} = %s" for name in equal_to
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column} FROM {table} WHERE {column} = ANY(%s){conditions}",
+                [list(keys), *equal_to.values()],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    found: set[str] = set()
+    for batch in batched(list(keys)):
+        found.update(
+            model._default_manager.filter(**{f"{field}__in": batch}, **equal_to).values_list(
+                field, flat=True
+            )
+        )
+    return found
 
 
 def text_of(cell: Cell) -> str:
@@ -160,7 +192,10 @@ class RowSchema:
         """What is wrong with the mapping as a whole (a required target left out)."""
         missing = [t.label for t in self.targets if t.is_required and t.name not in self.mapping]
         if missing:
-            return [_("Map a column to each of: %(targets)s.") % {"targets": ", ".join(missing)}]
+            return [
+                _("Map a column to each of: %(targets)s.")
+                % {"targets": join_items(missing, english=", ")}
+            ]
         return []
 
     def guess_mapping(self) -> dict[int, str]:
@@ -278,8 +313,22 @@ class RowSchema:
         cache = self.customer_cache
         if len(cache) > CUSTOMER_CACHE_MAX:
             cache.clear()
-        wanted = sorted({text_of(self.cell(cells, target)) for _number, cells in rows} - {""})
-        missing = [external_id for external_id in wanted if external_id not in cache]
+        index = self.mapping[target]
+        wanted = {text_of(cells[index] if index < len(cells) else None) for _number, cells in rows}
+        missing = sorted(
+            external_id for external_id in wanted if external_id and external_id not in cache
+        )
+        if missing and connection.vendor == "postgresql":
+            # One array parameter instead of ten thousand placeholders for Django to build.
+            table = connection.ops.quote_name(Customer._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT external_id, id, segment FROM {table} WHERE external_id = ANY(%s)",
+                    [missing],
+                )
+                for external_id, pk, segment in cursor.fetchall():
+                    cache[external_id] = (pk, segment)
+            return cache
         for batch in batched(missing):
             for external_id, pk, segment in Customer.objects.filter(
                 external_id__in=batch

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
+from csat.text import join_items
 from surveys.imports.files import Cell
 from surveys.imports.models import ImportJob
 from surveys.imports.schemas.base import (
@@ -21,6 +22,7 @@ from surveys.imports.schemas.base import (
     RowSchema,
     Target,
     batched,
+    keys_stored,
     parse_yes_no,
     text_of,
 )
@@ -106,7 +108,7 @@ class CustomerSchema(RowSchema):
             if segment is None:
                 problems.append(
                     ("segment", _("Choose one of: %(choices)s.")
-                     % {"choices": "; ".join(Segment.values)})
+                     % {"choices": join_items(Segment.values)})
                 )  # fmt: skip
             values["segment"] = segment
         if "email" in self.mapping:
@@ -128,7 +130,7 @@ class CustomerSchema(RowSchema):
             if spelled and language not in self.languages:
                 problems.append(
                     ("language", _("Choose one of: %(choices)s.")
-                     % {"choices": "; ".join(sorted(self.languages))})
+                     % {"choices": join_items(sorted(self.languages))})
                 )  # fmt: skip
             values["language"] = language or settings.LANGUAGE_CODE
         if "consent" in self.mapping:
@@ -142,12 +144,31 @@ class CustomerSchema(RowSchema):
         return CustomerRow(row=number, key=key, values=values)
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Customer.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
+        return keys_stored(Customer, "external_id", keys)
+
+    def changes(self, rows: Sequence[CustomerRow]) -> dict[str, list[str]]:
+        """For each row of a known customer (by key), the mapped columns whose value differs
+        from the stored one, which the import will write over it; [] when none does."""
+        known: dict[str, Customer] = {}
+        for batch in batched([row.key for row in rows]):
+            known.update(
+                (customer.external_id, customer)
+                for customer in Customer.objects.filter(external_id__in=batch)
             )
-        return found
+        result = {}
+        for row in rows:
+            customer = known.get(row.key)
+            if customer is not None:
+                result[row.key] = [
+                    str(self._label_of(name))
+                    for name, value in row.values.items()
+                    if getattr(customer, name) != value
+                ]
+        return result
+
+    def _label_of(self, field: str) -> object:
+        target = self.target("consent" if field == "consents_to_contact" else field)
+        return target.label if target is not None else field
 
 
 # ---------------------------------------------------------------- purchases
@@ -239,9 +260,4 @@ class PurchaseSchema(RowSchema):
         )
 
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for batch in batched(list(keys)):
-            found.update(
-                Purchase.objects.filter(external_id__in=batch).values_list("external_id", flat=True)
-            )
-        return found
+        return keys_stored(Purchase, "external_id", keys)
