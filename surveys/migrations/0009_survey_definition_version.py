@@ -84,7 +84,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("surveys", "0007_import_jobs_and_response_import_key"),
+        ("surveys", "0008_response_answer_index_diet"),
     ]
 
     operations = [
