@@ -12,7 +12,8 @@ and Redis, loaded by wrk (a real load generator, `apt-get install wrk`) with `be
 - ours: `POST /api/v1/surveys/<public_id>/responses/` with token authentication, a unique
   Idempotency-Key per request and an NPS + free-text body: validation, the response, its
   answers, its idempotency key and fingerprint and its outbox row in one transaction, and the
-  outbox task sent to Redis after commit (no worker runs: the queue is dropped afterwards);
+  outbox event sent to Redis after commit by the worker process's publisher thread (no worker
+  runs: the queue is dropped afterwards);
 - the reference: `POST /bench/minimal/`, a Django view that inserts the JSON body as one row.
 
 wrk posts for `--duration` seconds, then only GETs a page that writes nothing until it stops,

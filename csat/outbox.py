@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Callable
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,10 +38,123 @@ HANDLERS: dict[str, list[str]] = {
 
 
 def outbox_record(kind: str, object_id: int) -> OutboxEvent:
-    """Store an event in the current transaction; enqueue its task once the transaction commits."""
+    """Store an event in the current transaction; publish it once the transaction commits."""
     event = OutboxEvent.objects.create(kind=kind, object_id=object_id)
-    transaction.on_commit(lambda: outbox_dispatch(event.pk))
+    transaction.on_commit(lambda: outbox_publish(event.pk))
     return event
+
+
+# Largest number of events sent in one task message.
+PUBLISH_BATCH = 200
+
+
+class _Publisher:
+    """Sends committed events to the broker from a thread of this process, off the request
+    path: a request hands over the event id (the row is already committed: the durable
+    record) and returns at once; the thread sends what has accumulated as one task message.
+    Whatever it cannot send (broker down, process killed before it sent) the relay sends
+    later: nothing committed depends on this in-memory list.
+
+    Started on first use in each process (a gunicorn worker forked from a preloading master
+    gets its own thread); at exit it sends what is left for up to 5 seconds."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending: list[int] = []
+        self._in_flight = 0
+
+    def put(self, event_id: int) -> None:
+        if self._pid != os.getpid():
+            self._start()
+        with self._cond:
+            self._pending.append(event_id)
+            self._cond.notify_all()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
+            thread.start()
+            self._pid = os.getpid()
+            atexit.register(self.flush, 5.0)
+
+    def _take(self) -> list[int]:
+        with self._cond:
+            batch = self._pending[:PUBLISH_BATCH]
+            del self._pending[:PUBLISH_BATCH]
+            self._in_flight += len(batch)
+            return batch
+
+    def _send(self, batch: list[int]) -> None:
+        try:
+            outbox_dispatch_many(batch)
+        except Exception:  # never let the thread die: the relay has every event anyway
+            logger.exception("outbox publisher failed; the relay will send the events")
+        finally:
+            with self._cond:
+                self._in_flight -= len(batch)
+                self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+            # Let the events of the next few milliseconds join this one: one task message for
+            # many events instead of one each (what a message costs is mostly fixed).
+            time.sleep(settings.OUTBOX_PUBLISH_LINGER_SECONDS)
+            self._send(self._take())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every event handed over so far has been sent (or failed to send)."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not self._pending and not self._in_flight, timeout=timeout
+            )
+
+    def flush(self, timeout: float) -> None:
+        """Send what is still waiting (at exit), for at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = self._take()
+            if not batch:
+                return
+            self._send(batch)
+
+
+_publisher = _Publisher()
+# A forked child (a gunicorn worker) starts with no thread and nothing pending of its own.
+os.register_at_fork(after_in_child=_publisher._reset)
+
+
+def outbox_publish(event_id: int) -> None:
+    """Hand a committed event to the broker: from this process's publisher thread
+    (OUTBOX_PUBLISH_IN_BACKGROUND, the default), or here and now."""
+    if settings.OUTBOX_PUBLISH_IN_BACKGROUND:
+        _publisher.put(event_id)
+    else:
+        outbox_dispatch_many([event_id])
+
+
+def outbox_dispatch_many(event_ids: Iterable[int]) -> bool:
+    """Send events to the broker as one task message (one event: the single-event task);
+    a broker outage leaves them for the relay. Returns whether they were sent."""
+    from csat.tasks import outbox_process_many
+
+    ids = list(event_ids)
+    if len(ids) == 1:
+        return outbox_dispatch(ids[0])
+    try:
+        outbox_process_many.delay(ids)
+    except Exception:
+        logger.exception("could not enqueue outbox events %s; the relay will retry", ids)
+        return False
+    return True
 
 
 def outbox_dispatch(event_id: int) -> bool:
@@ -74,6 +191,22 @@ def outbox_process(event_id: int) -> bool:
         processed_at=timezone.now(), last_error=""
     )
     return True
+
+
+def outbox_process_many(event_ids: Iterable[int]) -> int:
+    """Run the handlers of several events, each on its own; returns how many ran. An event
+    whose handler fails stays unprocessed for the relay and does not stop the others; the
+    first error is raised at the end so that the task shows as failed."""
+    ran, first_error = 0, None
+    for event_id in event_ids:
+        try:
+            ran += outbox_process(event_id)
+        except Exception as error:
+            logger.exception("outbox event %s failed; the relay will send it again", event_id)
+            first_error = first_error or error
+    if first_error is not None:
+        raise first_error
+    return ran
 
 
 def outbox_relay() -> int:

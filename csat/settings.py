@@ -171,6 +171,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Outbox events older than this that no worker has finished are sent again by the relay.
 OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=60)
+# Committed events are sent to the broker by a thread of the web process, off the request
+# path (csat/outbox.py); false sends each one from the request, after its commit.
+OUTBOX_PUBLISH_IN_BACKGROUND = env.bool("OUTBOX_PUBLISH_IN_BACKGROUND", default=True)
+# How long the publisher waits after an event for others to send with it (seconds).
+OUTBOX_PUBLISH_LINGER_SECONDS = env.float("OUTBOX_PUBLISH_LINGER_SECONDS", default=0.05)
+# The API's hot statements (token lookup, response insert) are server-side prepared
+# statements (csat/prepared.py); turn off behind a connection pooler in transaction mode.
+PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
 
 # ---------------------------------------------------------------- i18n and time
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")

@@ -15,6 +15,12 @@ def outbox_process(event_id: int) -> bool:
     return outbox.outbox_process(event_id)
 
 
+@shared_task(name="csat.tasks.outbox_process_many")
+def outbox_process_many(event_ids: list[int]) -> int:
+    """Run the handlers of several outbox events, one after the other (each idempotent)."""
+    return outbox.outbox_process_many(event_ids)
+
+
 @shared_task(name="csat.tasks.outbox_relay")
 def outbox_relay() -> int:
     """Periodic: re-send outbox events that no worker finished; also the beat heartbeat."""

@@ -6,17 +6,22 @@ import hashlib
 import json
 from typing import Any
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
+from csat.authentication import RecentTokenAuthentication
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
-from surveys import marking, selectors, services
+from surveys import definitions, marking, selectors, services
+from surveys.ingest import TokenGrant
 from surveys.models import Channel, Customer, Question, Survey
 from surveys.models import Response as SurveyResponse
 
@@ -57,10 +62,17 @@ class SurveyListApi(APIView):
         return ApiResponse(self.SurveyOutputSerializer(surveys, many=True).data)
 
 
+SUBMIT_PERMISSION = "surveys.add_response"
+
+
+# The hot path: a token this process saw recently is confirmed by the insert itself
+# (RecentTokenAuthentication), the survey's definition comes from a per-process cache that the
+# insert checks too (surveys/definitions.py); any refusal is confirmed first.
 class ResponseCreateApi(APIView):
     """Submit a complete response to a survey (channel `api`)."""
 
-    permission_classes = [has_perm("surveys.add_response")]
+    authentication_classes = [RecentTokenAuthentication, SessionAuthentication]
+    permission_classes = [has_perm(SUBMIT_PERMISSION)]
 
     class ResponseInputSerializer(serializers.Serializer):
         answers = serializers.DictField(
@@ -76,6 +88,35 @@ class ResponseCreateApi(APIView):
         channel = serializers.CharField()
         status = serializers.CharField()
         submitted_at = serializers.DateTimeField()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        """JSON without parsing the Accept header when the client sends none, */* or
+        application/json and no format override: what DRF's negotiation would choose."""
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if (
+            accept in ("*/*", "application/json")
+            and not self.format_kwarg
+            and not request.META.get("QUERY_STRING")
+        ):
+            renderer = self.get_renderers()[0]
+            if isinstance(renderer, JSONRenderer):
+                return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    # Formats `submitted_at` exactly as the output serializer does (no serializer per request).
+    _submitted_at = serializers.DateTimeField()
+
+    def _input(self, data: Any) -> dict[str, Any]:
+        """The validated input. A JSON object with a dict of non-null answers and no customer
+        (the usual call) is taken as it is: the serializer would return it unchanged. Anything
+        else goes through the serializer, which names the field and the problem."""
+        if type(data) is dict and "customer_external_id" not in data:
+            answers = data.get("answers")
+            if type(answers) is dict and None not in answers.values():
+                return {"answers": answers}
+        serializer = self.ResponseInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
     @extend_schema(
         request=ResponseInputSerializer,
@@ -94,12 +135,75 @@ class ResponseCreateApi(APIView):
             )
         ],
         summary="Submit a response",
+        # The same schemes as every other view (RecentTokenAuthentication is token auth).
+        auth=[{"tokenAuth": []}, {"cookieAuth": []}],
     )
     def post(self, request: Request, public_id: str) -> ApiResponse:
-        survey = get_object_or_404(Survey, public_id=public_id)
-        serializer = self.ResponseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        if not getattr(request.auth, "unconfirmed", False):
+            return self._post(request, public_id, None)
+        app_label, codename = SUBMIT_PERMISSION.split(".")
+        grants = TokenGrant(request.auth.key, request.user.pk, app_label, codename)
+        try:
+            return self._post(request, public_id, grants)
+        except Exception:
+            # Refused, or nothing stored, on a token this process saw recently: confirm the
+            # token with the database (401 or 403 as usual), then answer with it.
+            self._confirm_token(request)
+            self.check_permissions(request)
+        return self._post(request, public_id, None)
+
+    def check_permissions(self, request: Request) -> None:
+        try:
+            super().check_permissions(request)
+        except exceptions.APIException:
+            if not getattr(request.auth, "unconfirmed", False):
+                raise
+            self._confirm_token(request)  # the permission may have been granted since
+            super().check_permissions(request)
+
+    def _confirm_token(self, request: Request) -> None:
+        request.user, request.auth = RecentTokenAuthentication().confirm(request.auth.key)
+
+    def _post(self, request: Request, public_id: str, grants: TokenGrant | None) -> ApiResponse:
+        definition = definitions.definition_get(public_id)
+        for _attempt in range(3):
+            if definition is None:
+                raise Http404
+            try:
+                response, created = self._submit(request, definition, grants)
+            except services.DefinitionChanged:
+                if grants is not None:
+                    raise  # the survey changed, or the token no longer grants: post() knows
+                definition = definitions.definition_load(public_id)
+                continue
+            except (ApplicationError, serializers.ValidationError):
+                # Refused against a cached definition: refuse only if it is still current.
+                if definitions.is_current(definition):
+                    raise
+                definition = definitions.definition_load(public_id)
+                continue
+            return ApiResponse(
+                {
+                    "id": response.pk,
+                    "survey": definition.survey.public_id,
+                    "channel": response.channel,
+                    "status": response.status,
+                    "submitted_at": self._submitted_at.to_representation(response.submitted_at),
+                },
+                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            )
+        raise ApplicationError(
+            _("Your answers could not be saved; please try again."),
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+    def _submit(
+        self,
+        request: Request,
+        definition: definitions.SurveyDefinition,
+        grants: TokenGrant | None,
+    ) -> tuple[SurveyResponse, bool]:
+        data = self._input(request.data)
         customer = None
         if "customer_external_id" in data:
             customer = Customer.objects.filter(external_id=data["customer_external_id"]).first()
@@ -115,8 +219,10 @@ class ResponseCreateApi(APIView):
                 {"Idempotency-Key": [_("Use at most 64 characters.")]},
             )
         try:
-            response, created = services.response_submit(
-                survey=survey,
+            return services.response_submit(
+                survey=definition.survey,
+                definition=definition,
+                grants=grants,
                 raw_answers=data["answers"],
                 channel=Channel.API,
                 # Keys are unique per API client (metrics.md): scope them by the caller.
@@ -130,10 +236,6 @@ class ResponseCreateApi(APIView):
                 for name, problems in error.fields.items()
             }
             raise
-        return ApiResponse(
-            self.ResponseOutputSerializer(response).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
 
 
 class ResponseMarkApi(APIView):

@@ -7,55 +7,144 @@ The statement is built from the models' own field lists and each field's value p
 written here too. Data-modifying CTEs run exactly once and the statement is atomic: the
 response never exists without its answers and its outbox row. A unique violation (a taken
 submission key) raises IntegrityError and stores nothing, as the ORM path does.
+
+With `expected_version`, the response is inserted only while the survey's
+`definition_version` is still that one (the API validated the answers against a cached copy
+of the survey, surveys/definitions.py): otherwise nothing is stored and None is returned.
+
+Each statement shape (number of answer rows, checked or not) is a server-side prepared
+statement, prepared once per database connection (csat/prepared.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.db import connection, models, transaction
 
 from csat import outbox
+from csat.authentication import token_grants_sql
 from csat.models import OutboxEvent
-from surveys.models import Answer, Response
-
-# A value written as SQL instead of a parameter (the id of the row the statement inserts).
-RESPONSE_ID = "(SELECT id FROM new_response)"
+from csat.prepared import execute_prepared, statement_name
+from surveys.models import Answer, Response, Survey
 
 
-def _columns_and_values(
-    obj: models.Model, overrides: dict[str, str]
-) -> tuple[list[str], str, list[Any]]:
-    """The INSERT columns of a model instance, its VALUES tuple and the tuple's parameters."""
-    columns, placeholders, params = [], [], []
-    for field in obj._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.attname in overrides:
-            placeholders.append(overrides[field.attname])
-            continue
-        value = field.pre_save(obj, add=True)
-        placeholders.append("%s")
-        params.append(field.get_db_prep_save(value, connection=connection))
-    return columns, "(" + ", ".join(placeholders) + ")", params
+@dataclass(frozen=True)
+class TokenGrant:
+    """What the insert must find still true of the caller's token (RecentTokenAuthentication)."""
+
+    key: str
+    user_id: int
+    app_label: str
+    codename: str
 
 
-def _insert(
-    table: str, objs: Sequence[models.Model], overrides: dict[str, str]
-) -> tuple[str, list[Any]]:
-    rows = [_columns_and_values(obj, overrides) for obj in objs]
-    columns = rows[0][0]
-    sql = f"INSERT INTO {connection.ops.quote_name(table)} ({', '.join(columns)}) VALUES "
-    sql += ", ".join(row[1] for row in rows)
-    return sql, [param for row in rows for param in row[2]]
+@cache
+def _fields(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
 
 
-def response_store(response: Response, answers: Sequence[Answer]) -> Response:
+def _values(obj: models.Model, skip: str = "") -> list[Any]:
+    """The INSERT parameters of a model instance, in `_fields` order, without `skip`."""
+    return [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection=connection)
+        for field in _fields(type(obj))
+        if field.attname != skip
+    ]
+
+
+class _Placeholders:
+    """Numbers the statement's parameters: $1, $2, ... in the order they are taken."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def take(self, n: int = 1) -> list[str]:
+        self.count += n
+        return [f"${i}" for i in range(self.count - n + 1, self.count + 1)]
+
+
+@cache
+def _statement(answer_count: int, checked: bool, granted: bool = False) -> tuple[str, str]:
+    """(name, SQL with $n parameters) for a response with `answer_count` answer rows.
+
+    Parameters: the response's columns, then (if `checked`) the survey id and the expected
+    definition version, then (if `granted`) the token key, its user id, and the app label
+    and codename of the permission it must grant, then each answer's columns but its
+    response, then the event's columns but its object id."""
+    quote = connection.ops.quote_name
+    marks = _Placeholders()
+
+    def columns(model: type[models.Model]) -> str:
+        return ", ".join(quote(field.column) for field in _fields(model))
+
+    def select_list(model: type[models.Model], linked: str) -> str:
+        return ", ".join(
+            "new_response.id" if field.attname == linked else marks.take()[0]
+            for field in _fields(model)
+        )
+
+    response_table = quote(Response._meta.db_table)
+    values = ", ".join(marks.take(len(_fields(Response))))
+    if checked:
+        survey_id, version = marks.take(2)
+        condition = (
+            f"{quote(Survey._meta.pk.column)} = {survey_id} "
+            f"AND {quote('definition_version')} = {version}"
+        )
+        if granted:
+            condition += " AND " + token_grants_sql(*marks.take(4))
+        response_sql = (
+            f"INSERT INTO {response_table} ({columns(Response)}) SELECT {values} "
+            f"FROM {quote(Survey._meta.db_table)} WHERE {condition} RETURNING id"
+        )
+    else:
+        response_sql = f"INSERT INTO {response_table} ({columns(Response)}) VALUES ({values}) "
+        response_sql += "RETURNING id"
+    parts = [f"new_response AS ({response_sql})"]
+    for index in range(answer_count):
+        parts.append(
+            f"new_answer_{index} AS (INSERT INTO {quote(Answer._meta.db_table)} "
+            f"({columns(Answer)}) SELECT {select_list(Answer, 'response_id')} FROM new_response)"
+        )
+    parts.append(
+        f"new_event AS (INSERT INTO {quote(OutboxEvent._meta.db_table)} "
+        f"({columns(OutboxEvent)}) SELECT {select_list(OutboxEvent, 'object_id')} "
+        "FROM new_response RETURNING id)"
+    )
+    sql = (
+        "WITH "
+        + ", ".join(parts)
+        + " SELECT (SELECT id FROM new_response), (SELECT id FROM new_event)"
+    )
+    shape = f"{answer_count}_{int(checked)}{'g' if granted else ''}"
+    return statement_name(f"csat_ingest_{shape}", sql), sql
+
+
+def _execute(
+    cursor: Any, answer_count: int, checked: bool, params: list[Any], granted: bool = False
+) -> Any:
+    name, sql = _statement(answer_count, checked, granted)
+    execute_prepared(cursor, name, sql, params)
+    return cursor.fetchone()
+
+
+def response_store(
+    response: Response,
+    answers: Sequence[Answer],
+    expected_version: int | None = None,
+    grants: TokenGrant | None = None,
+) -> Response | None:
     """Insert the response, its answers (whose `response` is set here) and its
-    `response.submitted` outbox event; the event's task is sent after commit."""
+    `response.submitted` outbox event; the event is published after commit.
+
+    With `expected_version` (PostgreSQL): None, and nothing stored, when the survey's
+    definition version is no longer that one; with `grants` as well, also when the token no
+    longer belongs to that active user with that permission (csat/authentication.py)."""
     if connection.vendor != "postgresql":
         with transaction.atomic():
             response.save(force_insert=True)
@@ -65,35 +154,27 @@ def response_store(response: Response, answers: Sequence[Answer]) -> Response:
             outbox.outbox_record(OutboxEvent.Kind.RESPONSE_SUBMITTED, response.pk)
         return response
     event = OutboxEvent(kind=OutboxEvent.Kind.RESPONSE_SUBMITTED, object_id=0)
-    response_sql, response_params = _insert(Response._meta.db_table, [response], {})
-    parts = [f"new_response AS ({response_sql} RETURNING id)"]
-    params = list(response_params)
-    if answers:
-        answer_sql, answer_params = _insert(
-            Answer._meta.db_table, answers, {"response_id": RESPONSE_ID}
-        )
-        parts.append(f"new_answers AS ({answer_sql})")
-        params += answer_params
-    event_sql, event_params = _insert(
-        OutboxEvent._meta.db_table, [event], {"object_id": RESPONSE_ID}
-    )
-    parts.append(f"new_event AS ({event_sql} RETURNING id)")
-    params += event_params
-    sql = (
-        "WITH "
-        + ", ".join(parts)
-        + " SELECT (SELECT id FROM new_response), (SELECT id FROM new_event)"
-    )
+    checked = expected_version is not None
+    granted = checked and grants is not None
+    params = _values(response)
+    if checked:
+        params += [response.survey_id, expected_version]
+    if granted and grants is not None:
+        params += [grants.key, grants.user_id, grants.app_label, grants.codename]
+    for answer in answers:
+        params += _values(answer, skip="response_id")
+    params += _values(event, skip="object_id")
     # In autocommit the statement is its own transaction; inside a caller's transaction a
     # savepoint keeps a unique violation from breaking it.
     savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        response_id, event_id = cursor.fetchone()
+        response_id, event_id = _execute(cursor, len(answers), checked, params, granted)
+    if response_id is None:
+        return None
     response.pk = response_id
     response._state.adding = False
     response._state.db = connection.alias
     for answer in answers:
         answer.response = response
-    transaction.on_commit(lambda: outbox.outbox_dispatch(event_id))
+    transaction.on_commit(lambda: outbox.outbox_publish(event_id))
     return response

@@ -156,6 +156,11 @@ class Survey(models.Model):
     embed_origins = models.JSONField(_("embedding sites"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by PostgreSQL triggers (migration 0009) on every change to the survey row or to
+    # its questions, choices and grid rows, whatever writes them (builder, admin, a queryset
+    # update): the API's per-process cache of the survey's definition checks it inside the
+    # insert of each response (surveys/definitions.py), so an edit is seen at once.
+    definition_version = models.BigIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,8 @@ from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from metrics.periods import quarter_label
-from surveys.ingest import response_store
+from surveys.definitions import SurveyDefinition
+from surveys.ingest import TokenGrant, response_store
 from surveys.models import (
     Answer,
     Channel,
@@ -178,17 +179,26 @@ def _is_shown(question: Question, numbers: Mapping[int, int | None]) -> bool:
 
 
 def answers_validate(
-    survey: Survey, raw_answers: Mapping[str, Any], *, partial: bool = False
+    survey: Survey,
+    raw_answers: Mapping[str, Any],
+    *,
+    partial: bool = False,
+    questions: Sequence[Question] | None = None,
 ) -> list[ParsedAnswer]:
     """Validate every answer of a submission; ApplicationError lists each bad question by id.
 
     A partial save (`partial`) checks the answers given but asks for none of the missing ones.
+    `questions`: the survey's questions by position with their choices and grid rows
+    prefetched (a cached definition, surveys/definitions.py); read here when not given.
     """
-    questions = list(survey.questions.order_by("position"))
-    # Choices and grid rows only for the kinds that have them: a score-and-text survey (the
-    # common API case) needs one query, not three.
-    prefetch_related_objects([q for q in questions if q.kind in CHOICE_KINDS], "choices")
-    prefetch_related_objects([q for q in questions if q.kind == Question.Kind.RATING_GRID], "rows")
+    if questions is None:
+        questions = list(survey.questions.order_by("position"))
+        # Choices and grid rows only for the kinds that have them: a score-and-text survey
+        # (the common API case) needs one query, not three.
+        prefetch_related_objects([q for q in questions if q.kind in CHOICE_KINDS], "choices")
+        prefetch_related_objects(
+            [q for q in questions if q.kind == Question.Kind.RATING_GRID], "rows"
+        )
     by_id = {str(question.pk): question for question in questions}
     errors: dict[str, list[str]] = {}
     for key in raw_answers:
@@ -288,9 +298,17 @@ def response_submit(
     touchpoint: Touchpoint | None = None,
     source_label: str = "",
     fingerprint: str = "",
+    definition: SurveyDefinition | None = None,
+    grants: TokenGrant | None = None,
 ) -> tuple[Response, bool]:
     """Store a response with its answers and, once complete, its outbox event, in one
     transaction.
+
+    With `definition` (the survey's cached definition, surveys/definitions.py; `survey` is
+    its survey) the answers are validated against it and the response is stored only while
+    the survey still has that definition: DefinitionChanged otherwise, and nothing stored;
+    with `grants` too, only while the caller's token still grants the permission
+    (DefinitionChanged as well otherwise: the caller confirms its token and tries again).
 
     Returns (response, created). A second submission with the same submission key returns
     the first response and stores nothing (double click, back-and-resubmit, API retry).
@@ -322,7 +340,9 @@ def response_submit(
             _("Only a personal link can save answers to finish later."),
             {"action": [_("Send your answers instead.")]},
         )
-    answers = answers_validate(survey, raw_answers)
+    answers = answers_validate(
+        survey, raw_answers, questions=definition.questions if definition else None
+    )
     keep_client = survey.stores_client_details
     # Optimistic: insert, and let the unique key constraint find a duplicate. The common path
     # is one transaction (one statement on PostgreSQL) with no look-up before it.
@@ -348,7 +368,14 @@ def response_submit(
                 submitted_at=now,
                 quarter=quarter_label(now),
             )
-            response_store(response, _answer_rows(response, answers))
+            stored = response_store(
+                response,
+                _answer_rows(response, answers),
+                expected_version=definition.version if definition else None,
+                grants=grants,
+            )
+            if stored is None:
+                raise DefinitionChanged(survey.public_id)
         except IntegrityError:
             if not submission_key:
                 raise
@@ -367,6 +394,10 @@ def response_submit(
         _("Your answers could not be saved; please try again."),
         status_code=status.HTTP_409_CONFLICT,
     )
+
+
+class DefinitionChanged(Exception):
+    """The survey changed after the cached definition the answers were validated against."""
 
 
 class _AlreadyComplete(Exception):

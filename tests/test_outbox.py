@@ -21,7 +21,7 @@ def test_event_is_enqueued_only_after_the_response_commits(
     nps_survey: Survey, django_capture_on_commit_callbacks: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[int] = []
-    monkeypatch.setattr(outbox, "outbox_dispatch", sent.append)
+    monkeypatch.setattr(outbox, "outbox_publish", sent.append)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:  # type: ignore[operator]
         response, _created = response_submit(survey=nps_survey, raw_answers=_answer(nps_survey))
