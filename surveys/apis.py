@@ -145,9 +145,16 @@ class ResponseCreateApi(APIView):
         grants = TokenGrant(request.auth.key, request.user.pk, app_label, codename)
         try:
             return self._post(request, public_id, grants)
-        except Exception:
+        except (
+            services.DefinitionChanged,
+            ApplicationError,
+            serializers.ValidationError,
+            exceptions.APIException,
+            Http404,
+        ):
             # Refused, or nothing stored, on a token this process saw recently: confirm the
-            # token with the database (401 or 403 as usual), then answer with it.
+            # token with the database (401 or 403 as usual), then answer with it. Any other
+            # error propagates: the call may have stored its response, so it is not retried.
             self._confirm_token(request)
             self.check_permissions(request)
         return self._post(request, public_id, None)

@@ -429,3 +429,30 @@ def test_a_user_deactivated_after_use_is_refused_and_the_key_is_not_replayed(
     assert replay.json()["error"]["message"] == "User inactive or deleted."
     assert fresh.status_code == 401
     assert Response.objects.count() == 1
+
+
+def test_an_unexpected_error_after_storing_is_not_retried_so_nothing_is_stored_twice(
+    staff: User, nps_survey: Survey, postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from surveys import apis
+
+    client = api_client(staff)
+    nps, _why = _ids(nps_survey)
+    assert client.post(_url(nps_survey), {"answers": {nps: 9}}, format="json").status_code == 201
+    submit = apis.services.response_submit
+
+    def submit_then_fail(**kwargs: Any) -> Any:
+        submit(**kwargs)
+        raise RuntimeError("after the insert")
+
+    monkeypatch.setattr(apis.services, "response_submit", submit_then_fail)
+
+    # when a call on the recently seen token stores its response, then fails
+    with pytest.raises(RuntimeError, match="after the insert"):
+        client.post(_url(nps_survey), {"answers": {nps: 7}}, format="json")
+
+    # then the view did not try again: one response of 7, not two
+    assert list(Response.objects.order_by("pk").values_list("answers__number", flat=True)) == [
+        9,
+        7,
+    ]
