@@ -129,16 +129,18 @@ def survey_respond(request: HttpRequest, public_id: str) -> HttpResponse:
         return _too_many(request, survey, language)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            channel=Channel.QR if source else Channel.WEB,
-            touchpoint=source.touchpoint if source else None,
-            source_label=source.location if source else "",
-            submission_key=request.POST.get("submission_key", "")[:80] or None,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                channel=Channel.QR if source else Channel.WEB,
+                touchpoint=source.touchpoint if source else None,
+                source_label=source.location if source else "",
+                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return _closed(request, survey, language)
@@ -192,14 +194,16 @@ def invite_respond(request: HttpRequest, token: str) -> HttpResponse:
     is_partial = request.POST.get("action") == "save"
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        response, _created = services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            invitation=invitation,
-            is_partial=is_partial,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            response, _created = services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                invitation=invitation,
+                is_partial=is_partial,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return redirect("surveys:invite_respond", token=invitation.token)
@@ -251,14 +255,16 @@ def survey_embed(request: HttpRequest, public_id: str) -> HttpResponse:
         return _framable(_too_many(request, survey, language), survey)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            channel=Channel.EMBED,
-            submission_key=request.POST.get("submission_key", "")[:80] or None,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                channel=Channel.EMBED,
+                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return _framable(_closed(request, survey, language), survey)
