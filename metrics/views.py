@@ -387,6 +387,11 @@ def _weights_form_errors(
                 _("The weight for %(dimension)s must not be negative; it is %(weight)s.")
                 % {"dimension": dimension.name, "weight": raw}
             ]
+        elif weight > 100:
+            errors[dimension.code] = [
+                _("The weight for %(dimension)s is a percentage: at most 100; it is %(weight)s.")
+                % {"dimension": dimension.name, "weight": raw}
+            ]
         elif weight != weight.quantize(Decimal("0.01")):
             errors[dimension.code] = [
                 _("The weight for %(dimension)s has at most two decimal places; it is %(weight)s.")

@@ -152,8 +152,13 @@ def test_a_bad_weight_is_named_by_its_dimension_beside_its_field_and_nothing_is_
         "/settings/weights/", _form({**HEALTHCARE, "response-speed": "-15", "outcome": "40"})
     )
     typo = admin_client_.post("/settings/weights/", _form({**HEALTHCARE, "outcome": "1O"}))
+    huge = admin_client_.post("/settings/weights/", _form({**HEALTHCARE, "outcome": "1e30"}))
 
-    assert negative.status_code == typo.status_code == 400
+    assert negative.status_code == typo.status_code == huge.status_code == 400
+    assert (
+        "The weight for Outcome satisfaction is a percentage: at most 100; it is 1e30."
+        in huge.content.decode()
+    )
     page = negative.content.decode()
     assert (
         '<p class="error" id="weight_response-speed_error">The weight for Response speed must '
