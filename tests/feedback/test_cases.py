@@ -333,3 +333,52 @@ def test_upgrade_closes_the_cases_of_responses_marked_before_cases_followed_the_
         (kept.pk, "open"),
     ]
     assert "marked as spam or test" in Case.objects.get(response=spam).resolution_note
+
+
+def test_admin_sets_the_complaint_sla_in_the_admin_site_and_new_complaints_follow_it(
+    admin_client_: Client, staff: User
+) -> None:
+    # given the admin opens the SLA policies from the teams page
+    teams = admin_client_.get("/settings/teams/").content.decode()
+    assert 'href="/admin/feedback/slapolicy/"' in teams
+    assert admin_client_.get("/admin/feedback/slapolicy/").status_code == 200
+
+    # when they set complaints to a 4 h reply and a 24 h resolution
+    saved = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaint", "first_response_hours": "4", "resolution_hours": "24"},
+    )
+
+    # then the policy is stored and the next complaint is due by it
+    assert saved.status_code == 302
+    assert SlaPolicy.objects.get().case_kind == "complaint"
+    category = ComplaintCategory.objects.create(name="Late reply", root_cause=RootCause.PROCESS)
+    case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    assert case.first_response_due_at - case.opened_at == timedelta(hours=4)
+    assert case.resolution_due_at - case.opened_at == timedelta(hours=24)
+
+
+def test_an_impossible_sla_is_refused_naming_the_field(admin_client_: Client) -> None:
+    before = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaint", "first_response_hours": "48", "resolution_hours": "24"},
+    )
+    unknown = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaints", "first_response_hours": "4", "resolution_hours": "24"},
+    )
+    zero = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "follow_up", "first_response_hours": "0", "resolution_hours": "24"},
+    )
+
+    assert before.status_code == unknown.status_code == zero.status_code == 200  # form again
+    assert (
+        "Resolution cannot be due before the first response: it is 24 h, the first response 48 h."
+        in before.content.decode()
+    )
+    assert "Select a valid choice. complaints is not one of the available choices." in (
+        unknown.content.decode()
+    )
+    assert "Ensure this value is greater than or equal to 1." in zero.content.decode()
+    assert not SlaPolicy.objects.exists()
