@@ -221,7 +221,8 @@ def _frame_policy(survey: Survey) -> str:
     """A complete policy for the embed page: framable only by the survey's origins."""
     ancestors = " ".join(survey.embed_origins) if survey.embed_origins else "'none'"
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        # data: for the page's empty icon (<link rel="icon" href="data:,">), else a violation.
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; object-src 'none'; "
         f"frame-ancestors {ancestors}"
     )
