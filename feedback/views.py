@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -57,8 +58,30 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("feedback.view_case", raise_exception=True)
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    case = get_object_or_404(selectors.case_list_for(request.user), pk=pk)
-    return render(request, "feedback/case_detail.html", {"case": case})
+    case = get_object_or_404(
+        selectors.case_list_for(request.user).select_related("customer", "category", "response"),
+        pk=pk,
+    )
+    answers = []
+    if case.response is not None:
+        # What the customer said: the reason a follow-up was opened, read before calling them.
+        answers = list(
+            case.response.answers.select_related("question", "choice", "grid_row").order_by(
+                "question__position", "grid_row__position"
+            )
+        )
+    now = timezone.now()
+    context = {
+        "case": case,
+        "answers": answers,
+        "first_response_overdue": case.status == Case.Status.OPEN
+        and case.first_response_at is None
+        and case.first_response_due_at < now,
+        "resolution_overdue": case.status == Case.Status.OPEN
+        and case.resolved_at is None
+        and case.resolution_due_at < now,
+    }
+    return render(request, "feedback/case_detail.html", context)
 
 
 @permission_required("feedback.change_case", raise_exception=True)

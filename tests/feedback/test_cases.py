@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
@@ -382,3 +383,27 @@ def test_an_impossible_sla_is_refused_naming_the_field(admin_client_: Client) ->
     )
     assert "Ensure this value is greater than or equal to 1." in zero.content.decode()
     assert not SlaPolicy.objects.exists()
+
+
+def test_the_follow_up_page_shows_what_the_customer_answered_and_what_is_overdue(
+    manager_client: Client, nps_survey: Survey
+) -> None:
+    # given a detractor's answer two days ago opened a follow-up with a 24 h / 48 h SLA
+    questions = {question.kind: question for question in nps_survey.questions.all()}
+    with time_machine.travel(timezone.now() - timedelta(hours=30), tick=False):
+        _answer_and_process(
+            nps_survey,
+            {str(questions["nps"].pk): 3, str(questions["text"].pk): "Nobody called me back."},
+        )
+    case = Case.objects.get()
+
+    # when the manager opens it
+    page = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    # then they read the score and the comment, and see the first response is overdue
+    assert '<dl class="facts answers" data-testid="case-answers">' in page
+    assert f"<dt>{questions['nps'].text}</dt><dd><strong>3</strong></dd>" in page
+    assert f"<dt>{questions['text'].text}</dt><dd>Nobody called me back.</dd>" in page
+    assert 'data-testid="first-response-overdue">overdue</span>' in page
+    assert 'data-testid="resolution-overdue"' not in page  # 48 h not yet gone
+    assert '<a href="/cases/">Back to the cases</a>' in page
