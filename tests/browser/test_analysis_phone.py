@@ -74,6 +74,10 @@ def test_analysis_on_a_phone_keeps_every_table_inside_the_page_and_the_line_over
              .map(th => th.getBoundingClientRect().height))"""
     )
     assert tallest < 80
+    # and the printable report too
+    page.goto(f"{live_server}/dashboard/report/")
+    page.screenshot(path=str(ARTIFACTS / "report-phone-zh.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.close()
 
     # on a desktop: the first point of the cumulative line is orange, not hidden by its bar
