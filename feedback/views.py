@@ -23,7 +23,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     if status in Case.Status.values:
         cases = cases.filter(status=status)
-    return render(request, "feedback/case_list.html", {"cases": cases[:200], "status": status})
+    context = {"cases": cases[:200], "status": status, "now": timezone.now()}
+    return render(request, "feedback/case_list.html", context)
 
 
 @permission_required("feedback.add_case", raise_exception=True)

@@ -407,3 +407,19 @@ def test_the_follow_up_page_shows_what_the_customer_answered_and_what_is_overdue
     assert 'data-testid="first-response-overdue">overdue</span>' in page
     assert 'data-testid="resolution-overdue"' not in page  # 48 h not yet gone
     assert '<a href="/cases/">Back to the cases</a>' in page
+
+
+def test_the_case_list_marks_the_chosen_status_and_the_overdue_cases(
+    staff_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        late = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    fresh = case_log_complaint(category=category, channel="phone", summary="y", agent=staff)
+
+    page = staff_client.get("/cases/?status=open").content.decode()
+
+    assert '<a href="?status=open" aria-current="page">Open</a>' in page
+    assert '<a href="?status=all">All</a>' in page
+    rows = {row.split("</a>")[0]: row for row in page.split('<a href="/cases/')[1:]}
+    assert '<span class="badge overdue">overdue</span>' in rows[f'{late.pk}/">{late.pk}']
+    assert "overdue" not in rows[f'{fresh.pk}/">{fresh.pk}']
