@@ -16,7 +16,7 @@ from accounts.services import user_create
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
-from feedback.models import Case, ComplaintCategory, RootCause, SlaPolicy
+from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause, SlaPolicy
 from feedback.services import case_log_complaint, case_resolve
 from metrics import selectors
 from metrics.services import metrics_rebuild
@@ -423,3 +423,51 @@ def test_the_case_list_marks_the_chosen_status_and_the_overdue_cases(
     rows = {row.split("</a>")[0]: row for row in page.split('<a href="/cases/')[1:]}
     assert '<span class="badge overdue">overdue</span>' in rows[f'{late.pk}/">{late.pk}']
     assert "overdue" not in rows[f'{fresh.pk}/">{fresh.pk}']
+
+
+def test_manager_reads_the_improvement_actions_and_moves_one_to_done(
+    manager_client: Client, manager: User, staff: User, category: ComplaintCategory
+) -> None:
+    # given an overdue action fed by one complaint
+    case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    action = ImprovementAction.objects.create(
+        title="Same-day after-sales callback",
+        owner=manager,
+        lead_department="After-sales",
+        supporting_departments="Logistics, IT",
+        deadline=timezone.localdate() - timedelta(days=1),
+    )
+    action.cases.add(case)
+
+    # when the manager opens the actions page, and the case
+    page = manager_client.get("/actions/").content.decode()
+    case_page = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    # then the action shows its departments, its one case and that it is overdue
+    assert '<a href="/actions/">Actions</a>' in page
+    row = page.split(f'<tr data-action="{action.pk}">')[1].split("</tr>")[0]
+    assert "Same-day after-sales callback" in row
+    assert "<td>After-sales</td>" in row
+    assert "<td>Logistics, IT</td>" in row
+    assert '<td class="num">1</td>' in row
+    assert '<span class="badge overdue">overdue</span>' in row
+    assert "Same-day after-sales callback · After-sales" in case_page
+
+    # and when they mark it done, it is done and no longer overdue
+    done = manager_client.post(f"/actions/{action.pk}/status/", {"status": "done"}, follow=True)
+    after = done.content.decode()
+    assert "“Same-day after-sales callback” is now Done." in after
+    assert "overdue" not in after.split(f'<tr data-action="{action.pk}">')[1].split("</tr>")[0]
+    # and an unknown status is refused, naming the field and the choices
+    bad = manager_client.post(f"/actions/{action.pk}/status/", {"status": "finished"}, follow=True)
+    assert (
+        "Status: choose one of Planned, In progress, Done; “finished” is not one."
+        in bad.content.decode()
+    )
+    action.refresh_from_db()
+    assert action.status == ImprovementAction.Status.DONE
+
+
+def test_staff_cannot_open_or_change_improvement_actions(staff_client: Client) -> None:
+    assert staff_client.get("/actions/").status_code == 403
+    assert staff_client.post("/actions/1/status/", {"status": "done"}).status_code == 403
