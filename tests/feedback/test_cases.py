@@ -471,3 +471,24 @@ def test_manager_reads_the_improvement_actions_and_moves_one_to_done(
 def test_staff_cannot_open_or_change_improvement_actions(staff_client: Client) -> None:
     assert staff_client.get("/actions/").status_code == 403
     assert staff_client.post("/actions/1/status/", {"status": "done"}).status_code == 403
+
+
+def test_chinese_manager_reads_the_actions_page_and_an_overdue_case_in_chinese(
+    manager_client: Client, manager: User, staff: User, category: ComplaintCategory
+) -> None:
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    ImprovementAction.objects.create(
+        title="回访提速", owner=manager, lead_department="售后部", deadline=timezone.localdate()
+    ).cases.add(case)
+    manager_client.cookies["django_language"] = "zh-hans"
+
+    actions = manager_client.get("/actions/").content.decode()
+    detail = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    assert '<a href="/actions/">改进措施</a>' in actions
+    assert "<h1>改进措施</h1>" in actions
+    assert '<th scope="col">牵头部门</th>' in actions
+    assert '<span class="badge overdue" data-testid="resolution-overdue">已逾期</span>' in detail
+    assert "<h2>本工单关联的改进措施</h2>" in detail
+    assert '<a href="/cases/">返回工单列表</a>' in detail
