@@ -33,7 +33,7 @@ from csat.text import join_items
 from metrics import dashboard, exports, selectors, services, targets
 from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
-from metrics.periods import Quarter
+from metrics.periods import Quarter, period_last_day
 from metrics.templatetags.dashboard_tags import chart_value
 from surveys.models import Dimension, Segment
 
@@ -233,6 +233,8 @@ def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
         "composition": dashboard.nps_composition(nps),
         "dimensions": dashboard.dimension_rows(quarter, filters),
         "composite": selectors.period_figure(quarter.label, "composite", filters or None),
+        # The version that produced the index, named so a manager can find it on the weights page.
+        "weight_profile": services.weights_profile_in_force(period_last_day(quarter)),
         "pareto": dashboard.pareto_for(quarter, filters),
         "segments": dashboard.segment_status(quarter, filters),
         "priority_labels": dashboard.PRIORITY_LABELS,
