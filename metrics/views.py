@@ -308,6 +308,9 @@ def targets_page(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if "delete" in request.POST:
             target = get_object_or_404(Target, pk=request.POST.get("delete"))
+            if request.POST.get("confirm") != "yes":
+                # One click must not drop a year's target from every dashboard: ask first.
+                return _target_delete_confirm(request, target)
             targets.target_delete(target=target)
             messages.success(request, _("Target removed."))
             return redirect("metrics:targets")
@@ -352,6 +355,18 @@ def targets_page(request: HttpRequest) -> HttpResponse:
         "typed_fields": [(f"target_q{q}", f"Q{q}") for q in range(1, 5)],
     }
     return render(request, "metrics/targets.html", context, status=400 if errors else 200)
+
+
+def _target_delete_confirm(request: HttpRequest, target: Target) -> HttpResponse:
+    segment = dict(Segment.choices).get(target.segment, target.segment) if target.segment else ""
+    context = {
+        "target": target,
+        "metric": selectors.METRICS[target.metric].label
+        if target.metric in selectors.METRICS
+        else target.metric,
+        "segment": segment,
+    }
+    return render(request, "metrics/target_delete.html", context)
 
 
 TARGET_FORM_FIELDS = (
