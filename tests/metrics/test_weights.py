@@ -198,3 +198,15 @@ def test_the_new_version_form_starts_from_the_weights_in_force_and_the_log_names
     assert 'id="weight_emotional-value" value="30"' in page
     assert 'id="weight_outcome" value="10"' in page
     assert "<td>Emotional value 30.00, outcome 10.00, process-experience 20.00" in page
+
+
+def test_chinese_admin_reads_the_recompute_reason_in_chinese(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    admin_client_.post("/settings/weights/", _form(HEALTHCARE))  # the job is recorded in English
+    admin_client_.cookies["django_language"] = "zh-hans"
+
+    page = admin_client_.get("/settings/weights/").content.decode()
+
+    assert "<tr><td>权重已变更</td>" in page
+    assert "Weights changed" not in page
