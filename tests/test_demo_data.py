@@ -23,7 +23,7 @@ from accounts.models import User
 from csat.management.demo.backends import DemoEmailBackend, DemoSmsBackend
 from csat.management.demo.outreach import API_USERNAME, BOUNCING_EMAIL
 from csat.models import OutboxEvent
-from feedback.models import Case
+from feedback.models import Case, ImprovementAction
 from surveys.imports.models import ImportJob, ImportRowError
 from surveys.models import (
     Channel,
@@ -139,6 +139,20 @@ def test_every_demo_survey_reads_in_chinese_for_a_chinese_manager_or_customer(de
     page = manager.get("/dashboard/").content.decode()
     assert "售后支持：您有多大可能向他人推荐我们？" in page  # noqa: RUF001
     assert "how likely are you to recommend us?" not in page
+
+
+def test_demo_actions_long_past_their_deadline_are_done_not_all_overdue(demo: str) -> None:
+    today = timezone.localdate()
+    actions = list(ImprovementAction.objects.all())
+    assert actions
+    for action in actions:
+        if action.deadline < today - timedelta(days=30):
+            assert action.status == ImprovementAction.Status.DONE, action
+        elif action.deadline < today:
+            assert action.status == ImprovementAction.Status.IN_PROGRESS, action
+    page = _client("manager").get("/actions/").content.decode()
+    overdue = page.count('<span class="badge overdue">')
+    assert overdue < len(actions)
 
 
 def test_email_send_page_shows_its_response_rate_and_every_outcome(demo: str) -> None:

@@ -265,6 +265,18 @@ class History:
         self.nps_surveys, self.service = nps_surveys, service
         for step, period in enumerate(self.quarters):
             self._quarter(step, period, nps_surveys, service)
+        self._settle_actions()
+
+    def _settle_actions(self) -> None:
+        """Actions long past their deadline are done, one just past it is still in progress:
+        a manager's first look shows a working plan, not a wall of overdue actions."""
+        today = timezone.localdate(self.now)
+        for action in ImprovementAction.objects.all():
+            if action.deadline < today - timedelta(days=30):
+                action.status = ImprovementAction.Status.DONE
+            elif action.deadline < today:
+                action.status = ImprovementAction.Status.IN_PROGRESS
+            action.save(update_fields=["status"])
 
     def _targets(self, admin: User) -> None:
         this_year = self.quarters[-1].year
