@@ -9,6 +9,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -17,6 +18,7 @@ from feedback import selectors, services
 from feedback.forms import ComplaintForm
 from feedback.models import Case, ImprovementAction
 from surveys.models import Customer
+from surveys.respond import text_in
 
 
 @permission_required("feedback.view_case", raise_exception=True)
@@ -69,10 +71,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if case.response is not None:
         # What the customer said: the reason a follow-up was opened, read before calling them.
         answers = list(
-            case.response.answers.select_related("question", "choice", "grid_row").order_by(
+            case.response.answers.select_related("question__survey", "choice", "grid_row").order_by(
                 "question__position", "grid_row__position"
             )
         )
+        language = get_language() or ""
+        for answer in answers:
+            # The question and its grid row in the reader's language where the survey has it.
+            default = answer.question.survey.default_language
+            answer.question_text = text_in(answer.question, "text", language, default)
+            answer.row_label = (
+                text_in(answer.grid_row, "label", language, default) if answer.grid_row else ""
+            )
     now = timezone.now()
     context = {
         "case": case,

@@ -492,3 +492,17 @@ def test_chinese_manager_reads_the_actions_page_and_an_overdue_case_in_chinese(
     assert '<span class="badge overdue" data-testid="resolution-overdue">已逾期</span>' in detail
     assert "<h2>本工单关联的改进措施</h2>" in detail
     assert '<a href="/cases/">返回工单列表</a>' in detail
+
+
+def test_a_chinese_reader_sees_the_case_questions_in_chinese_where_the_survey_has_them(
+    manager_client: Client, nps_survey: Survey
+) -> None:
+    nps = nps_survey.questions.get(kind="nps")
+    nps.translations = {"zh-hans": {"text": "您有多大可能推荐我们？"}}  # noqa: RUF001
+    nps.save()
+    _answer_and_process(nps_survey, {str(nps.pk): 2})
+    manager_client.cookies["django_language"] = "zh-hans"
+
+    page = manager_client.get(f"/cases/{Case.objects.get().pk}/").content.decode()
+
+    assert "<dt>您有多大可能推荐我们？</dt><dd><strong>2</strong></dd>" in page  # noqa: RUF001
