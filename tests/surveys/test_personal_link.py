@@ -244,3 +244,26 @@ def test_english_customer_on_a_chinese_browser_reads_the_errors_in_english(
     assert refused["Content-Language"] == "en"
     assert "This question needs an answer." in page
     assert "此问题为必答题。" not in page
+
+
+def test_the_saved_page_offers_to_continue_now_on_the_same_personal_link(
+    client: Client, invitation: Invitation
+) -> None:
+    nps = f"q{questions_by_kind(invitation.survey)['nps'].pk}"
+
+    saved = client.post(f"/i/{invitation.token}/", {nps: "5", "action": "save"})
+
+    link = f'<a href="/i/{invitation.token}/" data-testid="continue-now">Continue now</a>'
+    assert link in saved.content.decode()
+
+
+def test_a_chinese_customer_is_offered_to_continue_in_chinese(
+    client: Client, invitation: Invitation
+) -> None:
+    invitation.customer.language = "zh-hans"
+    invitation.customer.save()
+    nps = f"q{questions_by_kind(invitation.survey)['nps'].pk}"
+
+    saved = client.post(f"/i/{invitation.token}/", {nps: "5", "action": "save"})
+
+    assert ">现在继续作答</a>" in saved.content.decode()
