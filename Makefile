@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Links in QR codes, embed snippets and invitations point at the server `make run` starts.
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test install lint format check chromium screenshot clean
 

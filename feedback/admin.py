@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from feedback.models import Case, ComplaintCategory, ImprovementAction
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from feedback.models import Case, ComplaintCategory, ImprovementAction, SlaPolicy
 
 
 @admin.register(ComplaintCategory)
@@ -22,3 +26,39 @@ class CaseAdmin(admin.ModelAdmin):
 class ImprovementActionAdmin(admin.ModelAdmin):
     list_display = ("title", "owner", "lead_department", "deadline", "status")
     filter_horizontal = ("cases",)
+
+
+class SlaPolicyForm(forms.ModelForm):
+    """Deadlines for new cases of a kind: whole hours, the resolution no sooner than the reply."""
+
+    case_kind = forms.ChoiceField(label=_("case kind"), choices=Case.Kind.choices)
+    first_response_hours = forms.IntegerField(
+        label=_("first response within (hours)"), min_value=1, max_value=24 * 90
+    )
+    resolution_hours = forms.IntegerField(
+        label=_("resolution within (hours)"), min_value=1, max_value=24 * 365
+    )
+
+    class Meta:
+        model = SlaPolicy
+        fields = ("case_kind", "first_response_hours", "resolution_hours")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, resolution = data.get("first_response_hours"), data.get("resolution_hours")
+        if first is not None and resolution is not None and resolution < first:
+            self.add_error(
+                "resolution_hours",
+                _(
+                    "Resolution cannot be due before the first response: it is %(resolution)d h, "
+                    "the first response %(first)d h."
+                )
+                % {"resolution": resolution, "first": first},
+            )
+        return data
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
+    list_display = ("case_kind", "first_response_hours", "resolution_hours", "updated_at")

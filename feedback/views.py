@@ -1,19 +1,24 @@
-"""Staff pages for cases: the list, logging a complaint, working a case to closure."""
+"""Staff pages for cases (the list, logging a complaint, working a case to closure) and the
+improvement actions the cases feed."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
 from feedback import selectors, services
 from feedback.forms import ComplaintForm
-from feedback.models import Case
+from feedback.models import Case, ImprovementAction
 from surveys.models import Customer
+from surveys.respond import text_in
 
 
 @permission_required("feedback.view_case", raise_exception=True)
@@ -22,7 +27,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "open")
     if status in Case.Status.values:
         cases = cases.filter(status=status)
-    return render(request, "feedback/case_list.html", {"cases": cases[:200], "status": status})
+    context = {"cases": cases[:200], "status": status, "now": timezone.now()}
+    return render(request, "feedback/case_list.html", context)
 
 
 @permission_required("feedback.add_case", raise_exception=True)
@@ -57,8 +63,39 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("feedback.view_case", raise_exception=True)
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    case = get_object_or_404(selectors.case_list_for(request.user), pk=pk)
-    return render(request, "feedback/case_detail.html", {"case": case})
+    case = get_object_or_404(
+        selectors.case_list_for(request.user).select_related("customer", "category", "response"),
+        pk=pk,
+    )
+    answers = []
+    if case.response is not None:
+        # What the customer said: the reason a follow-up was opened, read before calling them.
+        answers = list(
+            case.response.answers.select_related("question__survey", "choice", "grid_row").order_by(
+                "question__position", "grid_row__position"
+            )
+        )
+        language = get_language() or ""
+        for answer in answers:
+            # The question and its grid row in the reader's language where the survey has it.
+            default = answer.question.survey.default_language
+            answer.question_text = text_in(answer.question, "text", language, default)
+            answer.row_label = (
+                text_in(answer.grid_row, "label", language, default) if answer.grid_row else ""
+            )
+    now = timezone.now()
+    context = {
+        "case": case,
+        "answers": answers,
+        "actions": list(case.actions.select_related("owner")),
+        "first_response_overdue": case.status == Case.Status.OPEN
+        and case.first_response_at is None
+        and case.first_response_due_at < now,
+        "resolution_overdue": case.status == Case.Status.OPEN
+        and case.resolved_at is None
+        and case.resolution_due_at < now,
+    }
+    return render(request, "feedback/case_detail.html", context)
 
 
 @permission_required("feedback.change_case", raise_exception=True)
@@ -77,3 +114,45 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except ApplicationError as error:
         messages.error(request, error.message)
     return redirect("feedback:detail", pk=case.pk)
+
+
+@permission_required("feedback.view_improvementaction", raise_exception=True)
+def action_list(request: HttpRequest) -> HttpResponse:
+    """Improvement actions with their owner, departments, deadline, status and cases."""
+    actions = (
+        ImprovementAction.objects.select_related("owner")
+        .annotate(case_count=Count("cases"))
+        .order_by("status", "deadline", "pk")
+    )
+    context = {
+        "actions": actions,
+        "statuses": ImprovementAction.Status.choices,
+        "today": timezone.localdate(),
+        "can_change": request.user.has_perm("feedback.change_improvementaction"),
+    }
+    return render(request, "feedback/action_list.html", context)
+
+
+@permission_required("feedback.change_improvementaction", raise_exception=True)
+@require_POST
+def action_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move an action to planned, in progress or done."""
+    action = get_object_or_404(ImprovementAction, pk=pk)
+    status = request.POST.get("status", "")
+    if status not in ImprovementAction.Status.values:
+        messages.error(
+            request,
+            _("Status: choose one of %(choices)s; “%(value)s” is not one.")
+            % {
+                "choices": ", ".join(str(label) for label in ImprovementAction.Status.labels),
+                "value": status[:40],
+            },
+        )
+        return redirect("feedback:actions")
+    ImprovementAction.objects.filter(pk=action.pk).update(status=status)
+    messages.success(
+        request,
+        _("“%(title)s” is now %(status)s.")
+        % {"title": action.title, "status": ImprovementAction.Status(status).label},
+    )
+    return redirect("feedback:actions")

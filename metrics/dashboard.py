@@ -24,6 +24,7 @@ from feedback.selectors import case_list_for
 from metrics import answers, selectors, target_formulas, targets
 from metrics.periods import Quarter
 from surveys.models import Channel, Dimension, Response, Segment, Survey, Touchpoint
+from surveys.respond import survey_title_for
 
 FILTER_KINDS: tuple[str, ...] = selectors.FILTER_KINDS
 TREND_QUARTERS = 8
@@ -400,7 +401,10 @@ PRIORITY_LABELS = {
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
     """The options of each filter of the dashboard form."""
     return {
-        "survey": [(str(pk), title) for pk, title in Survey.objects.values_list("pk", "title")],
+        "survey": [
+            (str(survey.pk), survey_title_for(survey))
+            for survey in Survey.objects.only("pk", "title", "translations", "default_language")
+        ],
         "channel": [(value, str(label)) for value, label in Channel.choices],
         "touchpoint": [
             (str(pk), name) for pk, name in Touchpoint.objects.values_list("pk", "name")

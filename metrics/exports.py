@@ -245,12 +245,27 @@ class _Echo:
         return value
 
 
+def _csv_cell(cell: Any, yes_no: tuple[str, str]) -> Any:
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):  # a flag reads as a word of the reader's language, not True
+        return yes_no[0] if cell else yes_no[1]
+    return neutralise(cell)
+
+
 def _csv_lines(headers: Row, rows: Iterable[Row]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # a byte-order mark so that spreadsheets read UTF-8 (Chinese text)
-    yield writer.writerow([neutralise(str(cell)) for cell in headers])
-    for row in rows:
-        yield writer.writerow(["" if cell is None else neutralise(cell) for cell in row])
+    # Worded now, in the request's language: the rows stream after the view has returned.
+    yes_no = (str(_("Yes")), str(_("No")))
+    header = [neutralise(str(cell)) for cell in headers]
+
+    def lines() -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        yield "\ufeff"  # a byte-order mark so that spreadsheets read UTF-8 (Chinese text)
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([_csv_cell(cell, yes_no) for cell in row])
+
+    return lines()
 
 
 def xlsx_write(headers: Row, rows: Iterable[Row], title: str, target: Any) -> None:

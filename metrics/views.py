@@ -3,6 +3,7 @@ weights. Every figure is read from the rollups through the engine's selectors.""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.http import (
     QueryDict,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -31,7 +33,7 @@ from csat.text import join_items
 from metrics import dashboard, exports, selectors, services, targets
 from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
-from metrics.periods import Quarter
+from metrics.periods import Quarter, period_last_day
 from metrics.templatetags.dashboard_tags import chart_value
 from surveys.models import Dimension, Segment
 
@@ -231,6 +233,8 @@ def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
         "composition": dashboard.nps_composition(nps),
         "dimensions": dashboard.dimension_rows(quarter, filters),
         "composite": selectors.period_figure(quarter.label, "composite", filters or None),
+        # The version that produced the index, named so a manager can find it on the weights page.
+        "weight_profile": services.weights_profile_in_force(period_last_day(quarter)),
         "pareto": dashboard.pareto_for(quarter, filters),
         "segments": dashboard.segment_status(quarter, filters),
         "priority_labels": dashboard.PRIORITY_LABELS,
@@ -304,6 +308,9 @@ def targets_page(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied
         if "delete" in request.POST:
             target = get_object_or_404(Target, pk=request.POST.get("delete"))
+            if request.POST.get("confirm") != "yes":
+                # One click must not drop a year's target from every dashboard: ask first.
+                return _target_delete_confirm(request, target)
             targets.target_delete(target=target)
             messages.success(request, _("Target removed."))
             return redirect("metrics:targets")
@@ -350,6 +357,18 @@ def targets_page(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/targets.html", context, status=400 if errors else 200)
 
 
+def _target_delete_confirm(request: HttpRequest, target: Target) -> HttpResponse:
+    segment = dict(Segment.choices).get(target.segment, target.segment) if target.segment else ""
+    context = {
+        "target": target,
+        "metric": selectors.METRICS[target.metric].label
+        if target.metric in selectors.METRICS
+        else target.metric,
+        "segment": segment,
+    }
+    return render(request, "metrics/target_delete.html", context)
+
+
 TARGET_FORM_FIELDS = (
     "metric",
     "year",
@@ -360,11 +379,66 @@ TARGET_FORM_FIELDS = (
 )
 
 
+def _weights_form_errors(
+    dimensions: list[Dimension], values: dict[str, str]
+) -> tuple[dict[str, list[str]], str]:
+    """Each weight checked where the admin typed it, named by its dimension, in their language.
+
+    The service checks again (the API uses it); these messages sit beside the field.
+    """
+    errors: dict[str, list[str]] = {}
+    total = Decimal(0)
+    for dimension in dimensions:
+        raw = values.get(dimension.code, "") or "0"
+        try:
+            weight = Decimal(raw)
+        except InvalidOperation:
+            weight = Decimal("NaN")
+        if not weight.is_finite():
+            errors[dimension.code] = [
+                _("The weight for %(dimension)s must be a number such as 25 or 33.33.")
+                % {"dimension": dimension.name}
+            ]
+        elif weight < 0:
+            errors[dimension.code] = [
+                _("The weight for %(dimension)s must not be negative; it is %(weight)s.")
+                % {"dimension": dimension.name, "weight": raw}
+            ]
+        elif weight > 100:
+            errors[dimension.code] = [
+                _("The weight for %(dimension)s is a percentage: at most 100; it is %(weight)s.")
+                % {"dimension": dimension.name, "weight": raw}
+            ]
+        elif weight != weight.quantize(Decimal("0.01")):
+            errors[dimension.code] = [
+                _("The weight for %(dimension)s has at most two decimal places; it is %(weight)s.")
+                % {"dimension": dimension.name, "weight": raw}
+            ]
+        else:
+            total += weight
+    if errors:
+        return errors, _("The weights were not saved: correct the fields named.")
+    if total != 100:
+        shown = f"{total:f}".rstrip("0").rstrip(".") if "." in f"{total:f}" else f"{total:f}"
+        message = _("Weights must sum to 100; they sum to %(total)s.") % {"total": shown}
+        return {"weights": [message]}, message
+    return {}, ""
+
+
+def _weights_change_text(change: dict[str, str], names: dict[str, str]) -> str:
+    named = sorted(
+        ((names.get(code, code), value) for code, value in change.items()),
+        key=lambda item: item[0].casefold(),
+    )
+    return ", ".join(f"{name} {value}" for name, value in named)
+
+
 @permission_required("metrics.view_weightprofile", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def weights(request: HttpRequest) -> HttpResponse:
     """Weight profiles: versions, the change log, and (admins) a new version."""
     dimensions = list(Dimension.objects.order_by("name"))
+    names = {dimension.code: dimension.name for dimension in dimensions}
     errors: dict[str, list[str]] = {}
     message = ""
     values: dict[str, str] = {}
@@ -374,9 +448,11 @@ def weights(request: HttpRequest) -> HttpResponse:
         values = {d.code: request.POST.get(f"weight_{d.code}", "").strip() for d in dimensions}
         raw_date = request.POST.get("effective_from", "")
         effective_from = parse_date(raw_date) if raw_date else None
+        errors, message = _weights_form_errors(dimensions, values)
         if effective_from is None:
             errors["effective_from"] = [_("Give a date such as 2025-01-01.")]
-        else:
+            message = message or _("The weights were not saved: correct the fields named.")
+        if not errors and effective_from is not None:
             try:
                 services.weights_set(
                     effective_from=effective_from,
@@ -392,14 +468,36 @@ def weights(request: HttpRequest) -> HttpResponse:
                     % {"day": effective_from.isoformat()},
                 )
                 return redirect("metrics:weights")
+    else:
+        # A new version starts from the one in force today: change one figure, not retype five.
+        in_force = services.weights_profile_in_force(timezone.localdate())
+        values = {
+            code: f"{Decimal(value):f}".rstrip("0").rstrip(".")
+            for code, value in services.weights_as_dict(in_force).items()
+        }
     profiles = WeightProfile.objects.prefetch_related("weights__dimension")
+    changes = [
+        {
+            "change": change,
+            "before": _weights_change_text(change.before, names),
+            "after": _weights_change_text(change.after, names),
+        }
+        for change in WeightChange.objects.select_related("changed_by")[:50]
+    ]
     context = {
-        "dimensions": dimensions,
+        "dimensions": [
+            {
+                "code": dimension.code,
+                "name": dimension.name,
+                "value": values.get(dimension.code, ""),
+                "errors": errors.get(dimension.code, []),
+            }
+            for dimension in dimensions
+        ],
         "profiles": profiles,
-        "changes": WeightChange.objects.select_related("changed_by")[:50],
+        "changes": changes,
         "errors": errors,
         "message": message,
-        "values": values,
         "effective_from": request.POST.get("effective_from", ""),
         "jobs": RecomputeJob.objects.all()[:5],
         "purged_snapshots": frozen_purged_snapshots(),

@@ -12,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from surveys.builder import LANGUAGE_CODES, OptionSpec, QuestionSpec, SurveySettings, field_name
 from surveys.models import Question, Survey, Touchpoint
+from surveys.respond import survey_title_for
 from surveys.templates_library import TEMPLATES
 
 LANGUAGE_NAMES = dict(settings.LANGUAGES)
@@ -290,8 +291,15 @@ class QrForm(forms.Form):
     )
 
 
+class SurveyChoiceField(forms.ModelChoiceField):
+    """Surveys listed by their title in the staff member's language."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return survey_title_for(obj)
+
+
 class PhoneStartForm(forms.Form):
-    survey = forms.ModelChoiceField(
+    survey = SurveyChoiceField(
         label=_("Survey"), queryset=Survey.objects.filter(status=Survey.Status.OPEN)
     )
     customer = forms.CharField(label=_("Customer external id"), max_length=120)

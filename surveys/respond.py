@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, QueryDict
-from django.utils.translation import get_supported_language_variant
+from django.utils.translation import get_language, get_supported_language_variant
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
@@ -58,6 +58,11 @@ def text_in(
         return base
     translated = (obj.translations or {}).get(language, {}).get(field_name, "")
     return str(translated).strip() or base
+
+
+def survey_title_for(survey: Survey, language: str | None = None) -> str:
+    """The title in `language` (default: the active one, a staff reader's) or the default."""
+    return text_in(survey, "title", language or get_language() or "", survey.default_language)
 
 
 @dataclass

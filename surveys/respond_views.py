@@ -129,16 +129,18 @@ def survey_respond(request: HttpRequest, public_id: str) -> HttpResponse:
         return _too_many(request, survey, language)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            channel=Channel.QR if source else Channel.WEB,
-            touchpoint=source.touchpoint if source else None,
-            source_label=source.location if source else "",
-            submission_key=request.POST.get("submission_key", "")[:80] or None,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                channel=Channel.QR if source else Channel.WEB,
+                touchpoint=source.touchpoint if source else None,
+                source_label=source.location if source else "",
+                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return _closed(request, survey, language)
@@ -192,14 +194,16 @@ def invite_respond(request: HttpRequest, token: str) -> HttpResponse:
     is_partial = request.POST.get("action") == "save"
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        response, _created = services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            invitation=invitation,
-            is_partial=is_partial,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            response, _created = services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                invitation=invitation,
+                is_partial=is_partial,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return redirect("surveys:invite_respond", token=invitation.token)
@@ -217,7 +221,8 @@ def _frame_policy(survey: Survey) -> str:
     """A complete policy for the embed page: framable only by the survey's origins."""
     ancestors = " ".join(survey.embed_origins) if survey.embed_origins else "'none'"
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        # data: for the page's empty icon (<link rel="icon" href="data:,">), else a violation.
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; object-src 'none'; "
         f"frame-ancestors {ancestors}"
     )
@@ -251,14 +256,16 @@ def survey_embed(request: HttpRequest, public_id: str) -> HttpResponse:
         return _framable(_too_many(request, survey, language), survey)
     raw = raw_answers_from_post(request.POST, survey_questions(survey))
     try:
-        services.response_submit(
-            survey=survey,
-            raw_answers=raw,
-            channel=Channel.EMBED,
-            submission_key=request.POST.get("submission_key", "")[:80] or None,
-            language=language,
-            **_client(request),
-        )
+        # Messages in the page's language, whatever the interface cookie or browser says.
+        with translation.override(language):
+            services.response_submit(
+                survey=survey,
+                raw_answers=raw,
+                channel=Channel.EMBED,
+                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                language=language,
+                **_client(request),
+            )
     except ApplicationError as error:
         if error.status_code == 410:
             return _framable(_closed(request, survey, language), survey)

@@ -15,6 +15,7 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import Q
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from accounts.models import User
 from csat.management.demo.backends import DemoEmailBackend, DemoSmsBackend
 from csat.management.demo.outreach import API_USERNAME, BOUNCING_EMAIL
 from csat.models import OutboxEvent
-from feedback.models import Case
+from feedback.models import Case, ImprovementAction
 from surveys.imports.models import ImportJob, ImportRowError
 from surveys.models import (
     Channel,
@@ -98,7 +99,10 @@ def test_every_channel_has_counted_responses(demo: str) -> None:
 
 
 def test_one_open_survey_per_template_in_english_and_chinese(demo: str) -> None:
-    made = Survey.objects.exclude(translations={})
+    history = Q(title__endswith=": how likely are you to recommend us?") | Q(
+        title="After-sales service quality"
+    )
+    made = Survey.objects.exclude(history)
     assert made.count() == len(TEMPLATES)
     for survey in made:
         assert survey.status == Survey.Status.OPEN
@@ -117,6 +121,38 @@ def test_one_open_survey_per_template_in_english_and_chinese(demo: str) -> None:
     assert logo.status_code == 200
     assert logo["Content-Type"] == "image/png"
     assert made.filter(retention_days=365).count() == 1
+
+
+def test_every_demo_survey_reads_in_chinese_for_a_chinese_manager_or_customer(demo: str) -> None:
+    english = Survey.objects.filter(default_language="en")
+    assert english.count() >= 4
+    for survey in english:
+        assert survey.translations.get("zh-hans", {}).get("title"), survey
+        untranslated = [
+            question.text
+            for question in survey.questions.all()
+            if not question.translations.get("zh-hans", {}).get("text")
+        ]
+        assert untranslated == [], survey
+    manager = _client("manager")
+    manager.cookies["django_language"] = "zh-hans"
+    page = manager.get("/dashboard/").content.decode()
+    assert "售后支持：您有多大可能向他人推荐我们？" in page  # noqa: RUF001
+    assert "how likely are you to recommend us?" not in page
+
+
+def test_demo_actions_long_past_their_deadline_are_done_not_all_overdue(demo: str) -> None:
+    today = timezone.localdate()
+    actions = list(ImprovementAction.objects.all())
+    assert actions
+    for action in actions:
+        if action.deadline < today - timedelta(days=30):
+            assert action.status == ImprovementAction.Status.DONE, action
+        elif action.deadline < today:
+            assert action.status == ImprovementAction.Status.IN_PROGRESS, action
+    page = _client("manager").get("/actions/").content.decode()
+    overdue = page.count('<span class="badge overdue">')
+    assert overdue < len(actions)
 
 
 def test_email_send_page_shows_its_response_rate_and_every_outcome(demo: str) -> None:

@@ -81,14 +81,16 @@
     } else if (kind === "pareto") {
       datasets = data.series.map(function (item) {
         if (item.type === "line") {
+          // order: lower is drawn later, so the cumulative line stays on top of the bars.
           return { type: "line", label: item.label, data: item.values, borderColor: COLOURS.cumulative,
-                   backgroundColor: COLOURS.cumulative, yAxisID: "percent", tension: 0 };
+                   backgroundColor: COLOURS.cumulative, yAxisID: "percent", tension: 0, order: 0 };
         }
-        return { type: "bar", label: item.label, data: item.values, yAxisID: "y",
+        return { type: "bar", label: item.label, data: item.values, yAxisID: "y", order: 2,
                  backgroundColor: data.highlight.map(function (vital) { return vital ? COLOURS.vital : COLOURS.bar; }) };
       });
       datasets.push({ type: "line", label: "80%", data: data.labels.map(function () { return 80; }),
-                      borderColor: "#5b6475", borderDash: [4, 4], pointRadius: 0, yAxisID: "percent" });
+                      borderColor: "#5b6475", borderDash: [4, 4], pointRadius: 0, yAxisID: "percent",
+                      order: 1 });
       options.scales = { y: { beginAtZero: true, position: "left" },
                          percent: { min: 0, max: 100, position: "right", grid: { drawOnChartArea: false } } };
     } else {

@@ -2,6 +2,10 @@
 // a conditional follow-up appears only when its trigger's score is in range.
 (function () {
   "use strict";
+  // A refused submission: focus goes to the list of questions to fix, so a keyboard or
+  // screen-reader user starts there and follows a link straight to each question.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
   var form = document.querySelector("form");
   if (!form) { return; }
   var followUps = Array.prototype.slice.call(form.querySelectorAll("[data-show-if]"));

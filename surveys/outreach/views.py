@@ -65,11 +65,11 @@ def send_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Send created: the invitations go out shortly."))
             return redirect("outreach:send_detail", pk=send.pk)
-    context = {
-        "survey": survey,
-        "form": form,
-        "show_picker": Customer.objects.count() <= CUSTOMER_PICKER_LIMIT,
-    }
+    show_picker = Customer.objects.count() <= CUSTOMER_PICKER_LIMIT
+    if not show_picker:
+        # No list of customers to pick from: the ids are the first way, not an "or".
+        form.fields["external_ids"].label = _("Customers' external ids")
+    context = {"survey": survey, "form": form, "show_picker": show_picker}
     return render(request, "surveys/send_create.html", context, status=400 if form.errors else 200)
 
 

@@ -5,6 +5,9 @@ from typing import Any
 
 from django import template
 
+from surveys.models import Survey
+from surveys.respond import survey_title_for
+
 register = template.Library()
 
 
@@ -14,3 +17,9 @@ def get_item(mapping: Mapping[str, Any] | None, key: str) -> Any:
     if not mapping:
         return None
     return mapping.get(key)
+
+
+@register.filter
+def title_here(survey: Survey) -> str:
+    """{{ survey|title_here }}: the title a staff reader understands (their interface language)."""
+    return survey_title_for(survey)

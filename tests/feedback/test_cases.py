@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
@@ -15,7 +16,7 @@ from accounts.services import user_create
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
-from feedback.models import Case, ComplaintCategory, RootCause, SlaPolicy
+from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause, SlaPolicy
 from feedback.services import case_log_complaint, case_resolve
 from metrics import selectors
 from metrics.services import metrics_rebuild
@@ -333,3 +334,175 @@ def test_upgrade_closes_the_cases_of_responses_marked_before_cases_followed_the_
         (kept.pk, "open"),
     ]
     assert "marked as spam or test" in Case.objects.get(response=spam).resolution_note
+
+
+def test_admin_sets_the_complaint_sla_in_the_admin_site_and_new_complaints_follow_it(
+    admin_client_: Client, staff: User
+) -> None:
+    # given the admin opens the SLA policies from the teams page
+    teams = admin_client_.get("/settings/teams/").content.decode()
+    assert 'href="/admin/feedback/slapolicy/"' in teams
+    assert admin_client_.get("/admin/feedback/slapolicy/").status_code == 200
+
+    # when they set complaints to a 4 h reply and a 24 h resolution
+    saved = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaint", "first_response_hours": "4", "resolution_hours": "24"},
+    )
+
+    # then the policy is stored and the next complaint is due by it
+    assert saved.status_code == 302
+    assert SlaPolicy.objects.get().case_kind == "complaint"
+    category = ComplaintCategory.objects.create(name="Late reply", root_cause=RootCause.PROCESS)
+    case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    assert case.first_response_due_at - case.opened_at == timedelta(hours=4)
+    assert case.resolution_due_at - case.opened_at == timedelta(hours=24)
+
+
+def test_an_impossible_sla_is_refused_naming_the_field(admin_client_: Client) -> None:
+    before = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaint", "first_response_hours": "48", "resolution_hours": "24"},
+    )
+    unknown = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "complaints", "first_response_hours": "4", "resolution_hours": "24"},
+    )
+    zero = admin_client_.post(
+        "/admin/feedback/slapolicy/add/",
+        {"case_kind": "follow_up", "first_response_hours": "0", "resolution_hours": "24"},
+    )
+
+    assert before.status_code == unknown.status_code == zero.status_code == 200  # form again
+    assert (
+        "Resolution cannot be due before the first response: it is 24 h, the first response 48 h."
+        in before.content.decode()
+    )
+    assert "Select a valid choice. complaints is not one of the available choices." in (
+        unknown.content.decode()
+    )
+    assert "Ensure this value is greater than or equal to 1." in zero.content.decode()
+    assert not SlaPolicy.objects.exists()
+
+
+def test_the_follow_up_page_shows_what_the_customer_answered_and_what_is_overdue(
+    manager_client: Client, nps_survey: Survey
+) -> None:
+    # given a detractor's answer two days ago opened a follow-up with a 24 h / 48 h SLA
+    questions = {question.kind: question for question in nps_survey.questions.all()}
+    with time_machine.travel(timezone.now() - timedelta(hours=30), tick=False):
+        _answer_and_process(
+            nps_survey,
+            {str(questions["nps"].pk): 3, str(questions["text"].pk): "Nobody called me back."},
+        )
+    case = Case.objects.get()
+
+    # when the manager opens it
+    page = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    # then they read the score and the comment, and see the first response is overdue
+    assert '<dl class="facts answers" data-testid="case-answers">' in page
+    assert f"<dt>{questions['nps'].text}</dt><dd><strong>3</strong></dd>" in page
+    assert f"<dt>{questions['text'].text}</dt><dd>Nobody called me back.</dd>" in page
+    assert 'data-testid="first-response-overdue">overdue</span>' in page
+    assert 'data-testid="resolution-overdue"' not in page  # 48 h not yet gone
+    assert '<a href="/cases/">Back to the cases</a>' in page
+
+
+def test_the_case_list_marks_the_chosen_status_and_the_overdue_cases(
+    staff_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        late = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    fresh = case_log_complaint(category=category, channel="phone", summary="y", agent=staff)
+
+    page = staff_client.get("/cases/?status=open").content.decode()
+
+    assert '<a href="?status=open" aria-current="page">Open</a>' in page
+    assert '<a href="?status=all">All</a>' in page
+    rows = {row.split("</a>")[0]: row for row in page.split('<a href="/cases/')[1:]}
+    assert '<span class="badge overdue">overdue</span>' in rows[f'{late.pk}/">{late.pk}']
+    assert "overdue" not in rows[f'{fresh.pk}/">{fresh.pk}']
+
+
+def test_manager_reads_the_improvement_actions_and_moves_one_to_done(
+    manager_client: Client, manager: User, staff: User, category: ComplaintCategory
+) -> None:
+    # given an overdue action fed by one complaint
+    case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    action = ImprovementAction.objects.create(
+        title="Same-day after-sales callback",
+        owner=manager,
+        lead_department="After-sales",
+        supporting_departments="Logistics, IT",
+        deadline=timezone.localdate() - timedelta(days=1),
+    )
+    action.cases.add(case)
+
+    # when the manager opens the actions page, and the case
+    page = manager_client.get("/actions/").content.decode()
+    case_page = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    # then the action shows its departments, its one case and that it is overdue
+    assert '<a href="/actions/">Actions</a>' in page
+    row = page.split(f'<tr data-action="{action.pk}">')[1].split("</tr>")[0]
+    assert "Same-day after-sales callback" in row
+    assert "<td>After-sales</td>" in row
+    assert "<td>Logistics, IT</td>" in row
+    assert '<td class="num">1</td>' in row
+    assert '<span class="badge overdue">overdue</span>' in row
+    assert "Same-day after-sales callback · After-sales" in case_page
+
+    # and when they mark it done, it is done and no longer overdue
+    done = manager_client.post(f"/actions/{action.pk}/status/", {"status": "done"}, follow=True)
+    after = done.content.decode()
+    assert "“Same-day after-sales callback” is now Done." in after
+    assert "overdue" not in after.split(f'<tr data-action="{action.pk}">')[1].split("</tr>")[0]
+    # and an unknown status is refused, naming the field and the choices
+    bad = manager_client.post(f"/actions/{action.pk}/status/", {"status": "finished"}, follow=True)
+    assert (
+        "Status: choose one of Planned, In progress, Done; “finished” is not one."
+        in bad.content.decode()
+    )
+    action.refresh_from_db()
+    assert action.status == ImprovementAction.Status.DONE
+
+
+def test_staff_cannot_open_or_change_improvement_actions(staff_client: Client) -> None:
+    assert staff_client.get("/actions/").status_code == 403
+    assert staff_client.post("/actions/1/status/", {"status": "done"}).status_code == 403
+
+
+def test_chinese_manager_reads_the_actions_page_and_an_overdue_case_in_chinese(
+    manager_client: Client, manager: User, staff: User, category: ComplaintCategory
+) -> None:
+    with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
+        case = case_log_complaint(category=category, channel="phone", summary="x", agent=staff)
+    ImprovementAction.objects.create(
+        title="回访提速", owner=manager, lead_department="售后部", deadline=timezone.localdate()
+    ).cases.add(case)
+    manager_client.cookies["django_language"] = "zh-hans"
+
+    actions = manager_client.get("/actions/").content.decode()
+    detail = manager_client.get(f"/cases/{case.pk}/").content.decode()
+
+    assert '<a href="/actions/">改进措施</a>' in actions
+    assert "<h1>改进措施</h1>" in actions
+    assert '<th scope="col">牵头部门</th>' in actions
+    assert '<span class="badge overdue" data-testid="resolution-overdue">已逾期</span>' in detail
+    assert "<h2>本工单关联的改进措施</h2>" in detail
+    assert '<a href="/cases/">返回工单列表</a>' in detail
+
+
+def test_a_chinese_reader_sees_the_case_questions_in_chinese_where_the_survey_has_them(
+    manager_client: Client, nps_survey: Survey
+) -> None:
+    nps = nps_survey.questions.get(kind="nps")
+    nps.translations = {"zh-hans": {"text": "您有多大可能推荐我们？"}}  # noqa: RUF001
+    nps.save()
+    _answer_and_process(nps_survey, {str(nps.pk): 2})
+    manager_client.cookies["django_language"] = "zh-hans"
+
+    page = manager_client.get(f"/cases/{Case.objects.get().pk}/").content.decode()
+
+    assert "<dt>您有多大可能推荐我们？</dt><dd><strong>2</strong></dd>" in page  # noqa: RUF001

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 import pytest
 from django.contrib.auth.decorators import login_not_required
@@ -18,6 +19,8 @@ from accounts.models import User
 from csat import urls as csat_urls
 from metrics import dashboard, selectors, views
 from metrics.periods import Quarter
+from metrics.services import weights_set
+from surveys.models import Dimension
 from tests.metrics import dashboard_fixtures
 from tests.metrics.dashboard_fixtures import DashboardData
 
@@ -433,3 +436,26 @@ def test_repurchase_of_the_current_quarter_says_why_windows_are_open_and_links_a
     ).content.decode()
     assert "全部 6 个回答仍在 90 天复购观察期内" in chinese
     assert "查看 2026Q2（观察期已全部结束的最近一个季度）" in chinese
+
+
+def test_analysis_names_the_weight_version_that_produced_the_composite_index(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given a version from 2026-01-01 and a later one from 2026-10-01
+    speed = Dimension.objects.create(code="qa-speed", name="Speed")
+    for day in (date(2026, 1, 1), date(2026, 10, 1)):
+        weights_set(effective_from=day, weights={speed.code: "100"}, user=None)
+
+    # when the manager reads 2026Q3's analysis and its printable report
+    page = manager_client.get("/dashboard/analysis/?period=2026Q3").content.decode()
+    report = manager_client.get("/dashboard/report/?period=2026Q3").content.decode()
+
+    # then they are told the version in force on 30 September, linked to the weights page
+    assert (
+        '<span data-testid="weight-profile"><a href="/settings/weights/">'
+        "Weight version effective from 2026-01-01.</a></span>"
+    ) in page
+    assert (
+        '<span data-testid="weight-profile">Weight version effective from 2026-01-01.</span>'
+        in report
+    )

@@ -121,3 +121,18 @@ def test_export_with_a_bad_filter_is_refused_with_the_field_named(
         "period": ["“soon” is not a quarter such as 2025Q1."]
     }
     assert manager_client.get("/dashboard/export/nothing.csv").status_code == 404
+
+
+def test_flags_in_a_csv_read_as_words_of_the_managers_language_not_true_or_false(
+    data: DashboardData, manager_client: Client
+) -> None:
+    english = _csv(manager_client.get("/dashboard/export/pareto.csv?period=2026Q3"))
+    manager_client.cookies["django_language"] = "zh-hans"
+    chinese = _csv(manager_client.get("/dashboard/export/pareto.csv?period=2026Q3"))
+
+    assert english[0][-1] == "Vital few"
+    assert [row[-1] for row in english[1:]] == ["Yes", "Yes"]
+    assert chinese[0][-1] == "关键少数"
+    assert [row[-1] for row in chinese[1:]] == ["是", "是"]
+    significant = _csv(manager_client.get("/dashboard/export/targets.csv?period=2026Q3"))
+    assert {row[7] for row in significant[1:]} <= {"是", "否", ""}

@@ -325,8 +325,19 @@ def test_admin_page_shows_each_problem_next_to_its_field(admin_client_: Client) 
     assert not Target.objects.exists()
 
 
-def test_removing_a_target(admin_client_: Client, admin: User) -> None:
+def test_removing_a_target_asks_first_then_removes_it(admin_client_: Client, admin: User) -> None:
     target = _set()
-    response = admin_client_.post("/settings/targets/", {"delete": target.pk})
-    assert response.status_code == 302
+
+    asked = admin_client_.post("/settings/targets/", {"delete": target.pk})
+
+    assert asked.status_code == 200
+    assert Target.objects.filter(pk=target.pk).exists()
+    page = asked.content.decode()
+    assert f"Remove the {target.year} target for NPS (every customer)?" in page
+    assert '<button type="submit" name="confirm" value="yes">Remove the target</button>' in page
+    assert '<a href="/settings/targets/">Keep it</a>' in page
+
+    removed = admin_client_.post("/settings/targets/", {"delete": target.pk, "confirm": "yes"})
+
+    assert removed.status_code == 302
     assert not Target.objects.exists()

@@ -138,3 +138,75 @@ def test_composite_index_weighs_dimension_scores(
     assert figure is not None
     # speed 100 (weight 15), outcome 50 (weight 10): (15*100 + 10*50) / 25 = 80
     assert figure.value == pytest.approx(80.0)
+
+
+def test_a_bad_weight_is_named_by_its_dimension_beside_its_field_and_nothing_is_saved(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    dimensions["response-speed"].name = "Response speed"
+    dimensions["response-speed"].save()
+    dimensions["outcome"].name = "Outcome satisfaction"
+    dimensions["outcome"].save()
+
+    negative = admin_client_.post(
+        "/settings/weights/", _form({**HEALTHCARE, "response-speed": "-15", "outcome": "40"})
+    )
+    typo = admin_client_.post("/settings/weights/", _form({**HEALTHCARE, "outcome": "1O"}))
+    huge = admin_client_.post("/settings/weights/", _form({**HEALTHCARE, "outcome": "1e30"}))
+
+    assert negative.status_code == typo.status_code == huge.status_code == 400
+    assert (
+        "The weight for Outcome satisfaction is a percentage: at most 100; it is 1e30."
+        in huge.content.decode()
+    )
+    page = negative.content.decode()
+    assert (
+        '<p class="error" id="weight_response-speed_error">The weight for Response speed must '
+        "not be negative; it is -15.</p>"
+    ) in page
+    assert 'id="weight_response-speed" value="-15" aria-invalid="true"' in page
+    assert (
+        "The weight for Outcome satisfaction must be a number such as 25 or 33.33."
+        in typo.content.decode()
+    )
+    assert not WeightProfile.objects.exists()
+
+
+def test_chinese_admin_reads_the_weight_total_error_in_chinese(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    admin_client_.cookies["django_language"] = "zh-hans"
+
+    response = admin_client_.post("/settings/weights/", _form({"outcome": "0"}))
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "权重之和必须为 100，当前为 0。" in page  # noqa: RUF001
+    assert "Weights must sum to 100" not in page
+    assert not WeightProfile.objects.exists()
+
+
+def test_the_new_version_form_starts_from_the_weights_in_force_and_the_log_names_dimensions(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    dimensions["emotional-value"].name = "Emotional value"
+    dimensions["emotional-value"].save()
+    admin_client_.post("/settings/weights/", _form(HEALTHCARE))
+
+    page = admin_client_.get("/settings/weights/").content.decode()
+
+    assert 'id="weight_emotional-value" value="30"' in page
+    assert 'id="weight_outcome" value="10"' in page
+    assert "<td>Emotional value 30.00, outcome 10.00, process-experience 20.00" in page
+
+
+def test_chinese_admin_reads_the_recompute_reason_in_chinese(
+    admin_client_: Client, dimensions: dict[str, Dimension]
+) -> None:
+    admin_client_.post("/settings/weights/", _form(HEALTHCARE))  # the job is recorded in English
+    admin_client_.cookies["django_language"] = "zh-hans"
+
+    page = admin_client_.get("/settings/weights/").content.decode()
+
+    assert "<tr><td>权重已变更</td>" in page
+    assert "Weights changed" not in page

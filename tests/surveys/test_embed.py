@@ -28,11 +28,25 @@ def test_embed_page_is_framable_only_by_the_configured_sites(
     assert page.status_code == 200
     assert "X-Frame-Options" not in page
     assert page["Content-Security-Policy"] == (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; object-src 'none'; "
         "frame-ancestors https://shop.example.com https://help.example.com:8443"
     )
     assert f'action="/e/{survey.public_id}/"' in page.content.decode()
+
+
+def test_embed_page_allows_its_own_empty_icon_so_the_console_shows_no_csp_violation(
+    client: Client, survey: Survey
+) -> None:
+    page = client.get(f"/e/{survey.public_id}/")
+
+    img_src = next(
+        directive.split()[1:]
+        for directive in page["Content-Security-Policy"].split("; ")
+        if directive.startswith("img-src ")
+    )
+    assert '<link rel="icon" href="data:,">' in page.content.decode()
+    assert "data:" in img_src
 
 
 def test_a_survey_without_sites_cannot_be_framed(client: Client, db: None) -> None:

@@ -502,3 +502,20 @@ def test_unexpected_error_while_sending_counts_as_an_attempt(
     assert outcome == "failed"
     assert invitation.status == Status.FAILED
     assert invitation.error.startswith("Unexpected error: ")
+
+
+def test_the_send_page_labels_the_ids_box_by_whether_a_customer_list_is_shown(
+    nps_survey: Survey, staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_customer("C-1")
+    make_customer("C-2")
+
+    with_picker = staff_client.get(f"/surveys/{nps_survey.pk}/sends/new/").content.decode()
+    monkeypatch.setattr("surveys.outreach.views.CUSTOMER_PICKER_LIMIT", 1)
+    without = staff_client.get(f"/surveys/{nps_survey.pk}/sends/new/").content.decode()
+
+    assert '<select name="customers"' in with_picker
+    assert "Or paste external ids</label>" in with_picker
+    assert '<select name="customers"' not in without
+    assert "Customers&#x27; external ids</label>" in without
+    assert "Or paste external ids" not in without

@@ -208,3 +208,62 @@ def test_a_caller_can_name_another_channel_for_an_invitation(invitation: Invitat
     )
 
     assert (created, response.channel, response.invitation) == (True, "api", invitation)
+
+
+def test_chinese_customer_on_an_english_browser_reads_the_errors_in_chinese(
+    client: Client, invitation: Invitation
+) -> None:
+    # given a customer invited in Chinese who opens the link in an English browser
+    invitation.customer.language = "zh-hans"
+    invitation.customer.save()
+
+    # when they send the form with no answer
+    refused = client.post(
+        f"/i/{invitation.token}/", {"action": "submit"}, HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9"
+    )
+
+    # then the page, its summary and each question's error are all in Chinese
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert refused["Content-Language"] == "zh-hans"
+    assert "部分回答需要修改，请检查。" in page  # noqa: RUF001
+    assert "此问题为必答题。" in page
+    assert "This question needs an answer." not in page
+    assert "Some answers need attention." not in page
+    assert not Response.objects.exists()
+
+
+def test_english_customer_on_a_chinese_browser_reads_the_errors_in_english(
+    client: Client, invitation: Invitation
+) -> None:
+    refused = client.post(
+        f"/i/{invitation.token}/", {"action": "submit"}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    )
+
+    page = refused.content.decode()
+    assert refused["Content-Language"] == "en"
+    assert "This question needs an answer." in page
+    assert "此问题为必答题。" not in page
+
+
+def test_the_saved_page_offers_to_continue_now_on_the_same_personal_link(
+    client: Client, invitation: Invitation
+) -> None:
+    nps = f"q{questions_by_kind(invitation.survey)['nps'].pk}"
+
+    saved = client.post(f"/i/{invitation.token}/", {nps: "5", "action": "save"})
+
+    link = f'<a href="/i/{invitation.token}/" data-testid="continue-now">Continue now</a>'
+    assert link in saved.content.decode()
+
+
+def test_a_chinese_customer_is_offered_to_continue_in_chinese(
+    client: Client, invitation: Invitation
+) -> None:
+    invitation.customer.language = "zh-hans"
+    invitation.customer.save()
+    nps = f"q{questions_by_kind(invitation.survey)['nps'].pk}"
+
+    saved = client.post(f"/i/{invitation.token}/", {nps: "5", "action": "save"})
+
+    assert ">现在继续作答</a>" in saved.content.decode()

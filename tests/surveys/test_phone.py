@@ -78,3 +78,15 @@ def test_the_link_from_a_survey_page_preselects_it_without_errors(
     assert page.status_code == 200
     assert f'<option value="{survey.pk}" selected>' in html
     assert 'class="error"' not in html
+
+
+def test_chinese_staff_pick_the_survey_by_its_chinese_title(
+    staff_client: Client, survey: Survey
+) -> None:
+    survey.translations = {**survey.translations, "zh-hans": {"title": "售后电话回访"}}
+    survey.save()
+    staff_client.cookies["django_language"] = "zh-hans"
+
+    page = staff_client.get("/surveys/phone/").content.decode()
+
+    assert f'<option value="{survey.pk}">售后电话回访</option>' in page

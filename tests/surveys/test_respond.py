@@ -265,3 +265,22 @@ def test_follow_up_condition_reads_naturally_when_a_bound_is_the_scale_end(
 
     # then the respondent reads "6 or less", not "0 to 6"
     assert "Answer only if you chose 6 or less for “Would you recommend us?”." in page
+
+
+def test_errors_follow_the_page_language_not_the_interface_cookie(
+    client: Client, survey: Survey
+) -> None:
+    # given a visitor whose staff-interface cookie says English but whose browser is Chinese
+    client.cookies["django_language"] = "en"
+    key = _key(client, survey)
+
+    # when they send the Chinese page with no answer
+    refused = client.post(
+        f"/s/{survey.public_id}/", {"submission_key": key}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
+    )
+
+    # then the errors are in the page's language
+    page = refused.content.decode()
+    assert refused["Content-Language"] == "zh-hans"
+    assert "此问题为必答题。" in page
+    assert "This question needs an answer." not in page

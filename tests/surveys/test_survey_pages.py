@@ -177,3 +177,26 @@ def test_chinese_thank_you_page_has_its_own_wording(client: Client, nps_survey: 
         HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
     )
     assert "<h1>感谢您的参与\uff01</h1>" in response.content.decode()
+
+
+def test_chinese_staff_and_managers_read_survey_titles_in_chinese_where_there_is_one(
+    staff_client: Client, manager_client: Client, nps_survey: Survey
+) -> None:
+    # given an English survey with a Chinese title, and one without
+    nps_survey.translations = {"zh-hans": {"title": "售后回访"}}
+    nps_survey.save()
+    untranslated = survey_create_nps(title="Store visit", nps_question="Recommend us?")
+    for client in (staff_client, manager_client):
+        client.cookies["django_language"] = "zh-hans"
+
+    # when they read the survey list, the survey's page and the dashboard's survey filter
+    listing = staff_client.get("/surveys/").content.decode()
+    detail = staff_client.get(f"/surveys/{nps_survey.pk}/").content.decode()
+    dashboard = manager_client.get("/dashboard/").content.decode()
+
+    # then the Chinese title is shown, and the English one where there is no Chinese
+    assert f'<a href="/surveys/{nps_survey.pk}/">售后回访</a>' in listing
+    assert f'<a href="/surveys/{untranslated.pk}/">Store visit</a>' in listing
+    assert "<h1>售后回访</h1>" in detail
+    assert f'<option value="{nps_survey.pk}">售后回访</option>' in dashboard
+    assert "After-sales visit" not in listing + detail + dashboard

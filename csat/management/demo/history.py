@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (Chinese text uses full-width punctuation)
 """The demo's history: three log-ins, teams, touchpoints, dimensions and weights, targets, and
 two years of responses, interactions, invitations, cases and purchases with believable trends."""
 
@@ -88,6 +89,31 @@ TOUCHPOINTS = [
     ("product-delivery", "Product delivery"),
     ("after-sales-support", "After-sales support"),
 ]
+# The Chinese text of the history's surveys: a Chinese reader sees no English title or question.
+TOUCHPOINT_ZH = {
+    "first-consultation": "首次咨询",
+    "product-delivery": "产品交付",
+    "after-sales-support": "售后支持",
+}
+NPS_SURVEY_ZH = {
+    "title": "{touchpoint}：您有多大可能向他人推荐我们？",
+    "nps": "您有多大可能向朋友或同事推荐我们？",
+    "why": "您给出这个分数的主要原因是什么？",
+}
+SERVICE_SURVEY_ZH = {
+    "title": "售后服务质量",
+    "csat": "您对本次服务总体满意吗？",
+    "ces": "获得帮助是否省心？",
+    "fcr": "您的问题是否在首次联系时就得到解决？",
+    "grid": "请为服务的各个方面打分",
+}
+DIMENSION_ZH = {
+    "response-speed": "响应速度",
+    "technical-ability": "技术能力",
+    "emotional-value": "情感价值",
+    "process-experience": "流程体验",
+    "outcome": "结果满意度",
+}
 # The brief's healthcare example of dimension weights.
 DIMENSIONS = [
     ("response-speed", "Response speed", 15),
@@ -233,10 +259,24 @@ class History:
             )
             for touchpoint in self.touchpoints
         ]
+        for survey, touchpoint in zip(nps_surveys, self.touchpoints, strict=True):
+            _translate_nps_survey(survey, TOUCHPOINT_ZH.get(touchpoint.code, touchpoint.name))
         service = self._service_survey(users["staff"])
         self.nps_surveys, self.service = nps_surveys, service
         for step, period in enumerate(self.quarters):
             self._quarter(step, period, nps_surveys, service)
+        self._settle_actions()
+
+    def _settle_actions(self) -> None:
+        """Actions long past their deadline are done, one just past it is still in progress:
+        a manager's first look shows a working plan, not a wall of overdue actions."""
+        today = timezone.localdate(self.now)
+        for action in ImprovementAction.objects.all():
+            if action.deadline < today - timedelta(days=30):
+                action.status = ImprovementAction.Status.DONE
+            elif action.deadline < today:
+                action.status = ImprovementAction.Status.IN_PROGRESS
+            action.save(update_fields=["status"])
 
     def _targets(self, admin: User) -> None:
         this_year = self.quarters[-1].year
@@ -292,6 +332,15 @@ class History:
             )
             for index, dimension in enumerate(self.dimensions)
         ]
+        survey.translations = {"zh-hans": {"title": SERVICE_SURVEY_ZH["title"]}}
+        survey.save(update_fields=["translations"])
+        for key, question in self.service_questions.items():
+            question.translations = {"zh-hans": {"text": SERVICE_SURVEY_ZH[key]}}
+            question.save(update_fields=["translations"])
+        for row in self.grid_rows:
+            if row.dimension is not None and row.dimension.code in DIMENSION_ZH:
+                row.translations = {"zh-hans": {"label": DIMENSION_ZH[row.dimension.code]}}
+                row.save(update_fields=["translations"])
         return survey
 
     def _moment(self, period: Quarter) -> datetime:
@@ -547,3 +596,15 @@ class History:
             },
         )
         action.cases.add(case)
+
+
+def _translate_nps_survey(survey: Survey, touchpoint_zh: str) -> None:
+    """The Chinese title and questions of one of the history's NPS surveys."""
+    survey.translations = {
+        "zh-hans": {"title": NPS_SURVEY_ZH["title"].format(touchpoint=touchpoint_zh)}
+    }
+    survey.save(update_fields=["translations"])
+    nps, why = survey.questions.order_by("position")
+    nps.translations = {"zh-hans": {"text": NPS_SURVEY_ZH["nps"]}}
+    why.translations = {"zh-hans": {"text": NPS_SURVEY_ZH["why"]}}
+    Question.objects.bulk_update([nps, why], ["translations"])

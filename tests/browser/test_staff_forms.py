@@ -1,0 +1,93 @@
+"""Staff forms in Chromium as a person sees them: radios beside their labels, date fields and
+snippets drawn like the other fields, phone-sized analysis tables inside their cards."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from accounts.models import Role
+from accounts.services import user_create
+from surveys.services import survey_create_nps
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Chromium: apt-get install chromium")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _log_in(page: Page, live_server: Any, username: str) -> None:
+    page.goto(f"{live_server}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def _beside_its_label(page: Page, radio_selector: str, label_text: str) -> None:
+    radio = page.locator(radio_selector).bounding_box()
+    label = page.get_by_text(label_text, exact=True).first.bounding_box()
+    assert radio is not None
+    assert label is not None
+    assert radio["width"] < 30, f"the radio for {label_text!r} is {radio['width']}px wide"
+    radio_middle = radio["y"] + radio["height"] / 2
+    assert label["y"] <= radio_middle <= label["y"] + label["height"], label_text
+    assert radio["x"] <= label["x"], f"the radio for {label_text!r} is not left of its label"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_see_each_radio_beside_its_label_and_date_fields_like_the_others(
+    browser: Browser, live_server: Any
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    user_create(username="sam.forms", password=PASSWORD, role=Role.STAFF)
+    survey = survey_create_nps(title="Delivery follow-up", nps_question="Recommend us?")
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    _log_in(page, live_server, "sam.forms")
+
+    # the template choice of a new survey
+    page.goto(f"{live_server}/surveys/new/")
+    page.screenshot(path=str(ARTIFACTS / "survey-new.png"), full_page=True)
+    _beside_its_label(page, "input[type=radio][value='']", "A blank survey")
+    _beside_its_label(page, "input[type=radio][value='servqual']", "SERVQUAL")
+
+    # the channel of a send, and its date-time field drawn like the number fields
+    page.goto(f"{live_server}/surveys/{survey.pk}/sends/new/")
+    page.screenshot(path=str(ARTIFACTS / "send-new.png"), full_page=True)
+    _beside_its_label(page, "input[type=radio][value='email']", "Email")
+    _beside_its_label(page, "input[type=radio][value='sms']", "SMS")
+    when = page.locator("input[type=datetime-local]").bounding_box()
+    days = page.locator("input[name=expires_after_days]").bounding_box()
+    assert when is not None
+    assert days is not None
+    assert abs(when["height"] - days["height"]) <= 2
+
+    # the embed snippets fill the card's width, under their labels
+    page.goto(f"{live_server}/surveys/{survey.pk}/embed/")
+    snippet = page.locator("#snippet-iframe").bounding_box()
+    label = page.locator("label[for=snippet-iframe]").bounding_box()
+    assert snippet is not None
+    assert label is not None
+    assert snippet["width"] > 900
+    assert snippet["y"] >= label["y"] + label["height"] - 1
