@@ -17,7 +17,9 @@ One run (re)creates the benchmark database, migrates it, generates the data insi
   CES and FCR per quarter and slice), whose NPS per quarter is checked against the rollups;
 - `metrics_apply_response` over ~500 responses submitted through `response_submit`;
 - the peak RSS of each recompute process (wait4's ru_maxrss of the child);
-- `metric_figures` reads (all and a channel slice), then the same reads on a small database.
+- `metric_figures` reads (all, a channel slice, a combination of three filters, and the
+  combination's first read after its stored coverage and median are deleted), then the same
+  reads on a small database.
 
 Progress goes to stderr; the last line on stdout is one JSON object with the figures.
 The databases are dropped at the end only when they take more than 20 GB.
@@ -67,6 +69,7 @@ INCREMENTAL_WARMUP = 20
 INCREMENTAL_COUNT = 500
 READ_WARMUP = 10
 READ_COUNT = 200
+READ_FIRST_COUNT = 20
 READ_SLICE = ("channel", "email")
 
 # ---------------------------------------------------------------- the generated world
@@ -458,6 +461,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "read_large_vs_small": _ratio(read_large, read_small),
         "read_medians_ms_large": large_medians,
         "read_other_medians_ms_large": reads_large.get("other_median_ms", {}),
+        "read_first_medians_ms_large": reads_large.get("first_read_median_ms", {}),
+        "read_first_medians_ms_small": reads_small.get("first_read_median_ms", {}),
         "read_medians_ms_small": small_medians,
         "read_growth_by_kind": growth,
         "read_period": reads_large.get("period"),
@@ -1271,6 +1276,20 @@ def _timed_reads(read: Callable[[], object]) -> float:
     return round(statistics.median(times), 3)
 
 
+def _timed_first_reads(read: Callable[[], object]) -> float:
+    """Median of reads that each find no stored combination figure, as after a recompute of
+    the period's families (which deletes them): the read computes and stores them."""
+    from metrics.models import CombinationRollup
+
+    times = []
+    for _run in range(READ_FIRST_COUNT):
+        CombinationRollup.objects.all().delete()
+        started = time.perf_counter()
+        read()
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 3)
+
+
 def phase_reads(args: argparse.Namespace) -> dict[str, Any]:
     """Dashboard reads for the last closed quarter, medians in ms: every metric with no
     filter, one filter and a combination of three (the target's figures), and the other
@@ -1294,6 +1313,11 @@ def phase_reads(args: argparse.Namespace) -> dict[str, Any]:
     for _step in range(8):
         labels.append(quarter.label)
         quarter = quarter.previous()
+    # First: a combination's coverage and median first-response time are computed and
+    # stored by the first read after a recompute of its period (then read back).
+    first_reads = {
+        "channel+segment+agent": _timed_first_reads(lambda: metric_figures(period, combination))
+    }
     medians = {
         "all": _timed_reads(lambda: metric_figures(period)),
         "channel=email": _timed_reads(lambda: metric_figures(period, dict([READ_SLICE]))),
@@ -1315,6 +1339,7 @@ def phase_reads(args: argparse.Namespace) -> dict[str, Any]:
         "period": period,
         "current": current.label,
         "median_ms": medians,
+        "first_read_median_ms": first_reads,
         "other_median_ms": others,
         "nps_by_quarter": {label: metric_figures(label)["nps"].value for label in labels},
     }

@@ -7,7 +7,8 @@ over every quarter in scope and stores the cells (CaseCell, ReachCell: any combi
 filters is a sum of them); Python then adds the cells (not the events) into the slices of
 each quarter and its year (PeriodRollup, what a dashboard reads). Distinct-customer counts
 and medians cannot be added up, so they get grouped queries of their own per slice; a
-combination of two or more filters computes them when read (metrics/rollups.py).
+combination of two or more filters computes them when first read and stores them
+(CombinationRollup, metrics/rollups.py) until the period's family is stored again here.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from metrics import answers, formulas
 from metrics.models import (
     CELL_FIELDS,
     CaseCell,
+    CombinationRollup,
     PeriodRollup,
     ReachCell,
     RespondentQuarter,
@@ -485,6 +487,9 @@ def _store_periods(
     family: str, periods: Sequence[str], computed: dict[RollupKey, Components], as_of: datetime
 ) -> int:
     PeriodRollup.objects.filter(family=family, period__in=periods).delete()
+    # The combinations' coverage and medians stored by reads were computed as of the cells
+    # replaced now: the next read computes them again.
+    CombinationRollup.objects.filter(family=family, period__in=periods).delete()
     wanted = set(periods)
     rows = [
         PeriodRollup(

@@ -219,6 +219,36 @@ class ReachCell(CellAttributes):
         return f"{self.quarter} reach: {self.delivered}/{self.interactions}"
 
 
+class CombinationRollup(models.Model):
+    """Coverage or the median first-response time of one combination of filters for one
+    period, as of the moment its family's cells were computed (metrics.md: distinct customers
+    and medians are not sums of cells).
+
+    Stored the first time a dashboard reads the combination (metrics/rollups.py), computed
+    exactly as a read without it would; deleted whenever the period's family is recomputed
+    (families._store_periods), and only served while `as_of` is the moment of the cells it
+    was computed with, so it is never older than the family rollups themselves. The unique
+    key lets concurrent first reads insert it once (ON CONFLICT DO NOTHING).
+    """
+
+    period = models.CharField(max_length=6, help_text="2025Q1 or 2025")
+    family = models.CharField(max_length=16, choices=PeriodRollup.Family.choices)
+    # The filters the figure depends on, sorted by kind: "agent=12&segment=vip".
+    filters = models.CharField(max_length=255)
+    as_of = models.DateTimeField()
+    components = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "family", "filters", "as_of"], name="combination_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.family} {self.filters}"
+
+
 class DirtyPeriod(models.Model):
     """A period whose PeriodRollups must be recomputed; claimed by a periodic task."""
 

@@ -5,9 +5,12 @@ PeriodRollup). Two filters or more add up the cells that match them all (AnswerC
 CaseCell, ReachCell), grouped in the database. A year adds its
 quarters, except for what cannot be added: distinct customers (coverage, customers per
 complaint category) and the median first-response time. For those, a combination of filters
-is computed when read, as of the moment the cells were computed, from the rows that are not
-responses: interactions joined to the respondents rollup (RespondentQuarter), and the cases.
-Nothing here reads a response or an answer.
+is computed as of the moment the cells were computed, from the rows that are not responses:
+interactions joined to the respondents rollup (RespondentQuarter), and the cases. Coverage
+and the median are computed the first time a combination is read and stored
+(CombinationRollup), keyed by that moment: a later read of the same combination reads one
+row; a recompute of the period's family deletes them (and moves the moment on). Nothing
+here reads a response or an answer.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ from django.db.models import Count, Max, Model, QuerySet, Sum
 
 from feedback.models import Case
 from metrics import families, formulas
-from metrics.models import AnswerCell, AnswerSlice, CaseCell, PeriodRollup, ReachCell, SliceKind
+from metrics.models import (
+    AnswerCell,
+    AnswerSlice,
+    CaseCell,
+    CombinationRollup,
+    PeriodRollup,
+    ReachCell,
+    SliceKind,
+)
 from metrics.periods import Period, period_quarters
 
 FILTER_FIELDS = {
@@ -212,15 +223,90 @@ def period_rollups(
     result: dict[tuple[str, str], Components] = {
         key: dict(values[""]) for key, values in _spread(periods, rows).items()
     }
-    for (label, member), components in result.items():
-        moment = _period_as_of(label, periods, as_of)
+    wanted: dict[tuple[str, str], tuple[datetime, dict[str, str]]] = {}
+    for label, member in result:
         narrowed = dict(filters)
         if by is not None:
             narrowed[by] = member
-        if model is CaseCell:
-            components.update(_median_from_cases(label, periods, narrowed, moment))
-        else:
-            components.update(_coverage_from_interactions(label, periods, narrowed, moment))
+        wanted[(label, member)] = (_period_as_of(label, periods, as_of), narrowed)
+    figures = combination_figures(family, periods, wanted)
+    for key, components in result.items():
+        components.update(figures[key])
+    return result
+
+
+# The filters each non-additive figure depends on: cases have no survey, interactions
+# neither survey nor channel (metrics.md, "Slices").
+COMBINATION_KINDS = {
+    PeriodRollup.Family.CASES: frozenset(families.CASE_SLICES),
+    PeriodRollup.Family.REACH: frozenset(families.COMMON_SLICES),
+}
+
+
+def combination_key(family: str, filters: Filters) -> str:
+    """The stored key of a combination for a family: the filters it depends on, sorted."""
+    kinds = COMBINATION_KINDS[family]
+    return "&".join(
+        f"{kind}={_cell_value(kind, value)}"
+        for kind, value in sorted(filters.items())
+        if kind in kinds
+    )
+
+
+def combination_compute(
+    family: str, label: str, periods: Sequence[Period], filters: Filters, as_of: datetime
+) -> Components:
+    """Coverage (reach) or the median first-response time (cases) of a combination, computed
+    from the interactions or the cases as of the moment of the cells."""
+    if family == PeriodRollup.Family.CASES:
+        return _median_from_cases(label, periods, filters, as_of)
+    return _coverage_from_interactions(label, periods, filters, as_of)
+
+
+def combination_figures(
+    family: str,
+    periods: Sequence[Period],
+    wanted: Mapping[tuple[str, str], tuple[datetime, Filters]],
+) -> dict[tuple[str, str], Components]:
+    """The non-additive components of combinations per (period, member), given the as-of
+    moment of the period's cells and the filters: stored ones (one query), the others
+    computed and stored.
+
+    A row is served only for the moment it was computed as of: one left by a read that raced
+    a recompute (computed from the cells before it) is never matched again. Concurrent first
+    reads compute the same figure; the unique key keeps one row (ON CONFLICT DO NOTHING).
+    """
+    keys = {
+        key: (key[0], combination_key(family, narrowed), moment)
+        for key, (moment, narrowed) in wanted.items()
+    }
+    stored: dict[tuple[str, str, datetime], Components] = {}
+    if keys:
+        rows = CombinationRollup.objects.filter(
+            family=family,
+            period__in={period for period, _key, _moment in keys.values()},
+            filters__in={key for _period, key, _moment in keys.values()},
+        ).values_list("period", "filters", "as_of", "components")
+        stored = {(period, key, moment): components for period, key, moment, components in rows}
+    result: dict[tuple[str, str], Components] = {}
+    fresh: dict[tuple[str, str, datetime], Components] = {}
+    for key, (moment, narrowed) in wanted.items():
+        stored_key = keys[key]
+        components = stored.get(stored_key, fresh.get(stored_key))
+        if components is None:
+            components = combination_compute(family, key[0], periods, narrowed, moment)
+            fresh[stored_key] = components
+        result[key] = dict(components)
+    if fresh:
+        CombinationRollup.objects.bulk_create(
+            [
+                CombinationRollup(
+                    period=period, family=family, filters=key, as_of=moment, components=components
+                )
+                for (period, key, moment), components in fresh.items()
+            ],
+            ignore_conflicts=True,
+        )
     return result
 
 
