@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
+from csat.query import query_choice
 from feedback import selectors, services
 from feedback.forms import ComplaintForm
 from feedback.models import Case, ImprovementAction
@@ -24,8 +25,13 @@ from surveys.respond import text_in
 @permission_required("feedback.view_case", raise_exception=True)
 def case_list(request: HttpRequest) -> HttpResponse:
     cases = selectors.case_list_for(request.user)
-    status = request.GET.get("status", "open")
-    if status in Case.Status.values:
+    try:
+        status = query_choice(request.GET, "status", [*Case.Status.values, "all"], "open")
+    except ApplicationError as error:
+        # A mistyped link must not show every case as if they matched: refuse it.
+        context = {"cases": [], "status": "", "now": timezone.now(), "query_errors": error.fields}
+        return render(request, "feedback/case_list.html", context, status=400)
+    if status != "all":
         cases = cases.filter(status=status)
     context = {"cases": cases[:200], "status": status, "now": timezone.now()}
     return render(request, "feedback/case_list.html", context)

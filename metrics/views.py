@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
-from csat.text import join_items
+from csat.query import query_choice
 from metrics import dashboard, exports, selectors, services, targets
 from metrics.frozen import frozen_purged_snapshots
 from metrics.models import RecomputeJob, Target, WeightChange, WeightProfile
@@ -258,10 +258,10 @@ def report_page(request: HttpRequest) -> HttpResponse:
 def drilldown_page(request: HttpRequest) -> HttpResponse:
     """The responses (or cases) behind a figure: same quarter and filters, paginated."""
     quarter, filters, errors = _query(request)
-    metric = request.GET.get("metric", "nps")
-    if metric not in selectors.METRICS:
-        choices = join_items(selectors.METRICS, english=", ")
-        errors = {**errors, "metric": [_("Choose one of: %s.") % choices]}
+    try:
+        metric = query_choice(request.GET, "metric", list(selectors.METRICS), "nps")
+    except ApplicationError as error:
+        errors = {**errors, **error.fields}
         metric = "nps"
     is_cases = metric in dashboard.CASE_METRICS
     rows: Any = (
@@ -269,6 +269,10 @@ def drilldown_page(request: HttpRequest) -> HttpResponse:
         if is_cases
         else dashboard.drilldown_responses(quarter, filters, metric)
     )
+    if errors:
+        # A bad parameter lists nothing: rows of another quarter or without the filters
+        # would read as the answer to the question asked.
+        rows = rows.none()
     page = CappedPaginator(rows, DRILLDOWN_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         **_common(quarter, filters, errors),

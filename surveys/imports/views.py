@@ -62,7 +62,11 @@ def _check_kind(user: User, kind: str) -> None:
 
 
 def _list_page(
-    request: HttpRequest, form: UploadForm, status: int = 200, message: str = ""
+    request: HttpRequest,
+    form: UploadForm,
+    status: int = 200,
+    message: str = "",
+    query_errors: dict[str, list[str]] | None = None,
 ) -> HttpResponse:
     kinds = _allowed_kinds(request.user)  # type: ignore[arg-type]
     form.fields["kind"].choices = [
@@ -76,6 +80,7 @@ def _list_page(
             "jobs": selectors.import_job_list()[:50],
             "max_mb": files.max_file_bytes() // (1024 * 1024),
             "message": message,
+            "query_errors": query_errors or {},
         },
         status=status,
     )
@@ -85,8 +90,13 @@ def _list_page(
 @require_GET
 def import_list(request: HttpRequest) -> HttpResponse:
     initial = {}
-    if request.GET.get("survey", "").isdigit():
-        initial = {"kind": ImportJob.Kind.RESPONSES, "survey": request.GET["survey"]}
+    survey = request.GET.get("survey", "").strip()
+    if survey:
+        # A link from a survey's page preselects it; an unknown one is refused, not dropped.
+        if not survey.isdigit() or not Survey.objects.filter(pk=int(survey)).exists():
+            problem = _("survey: no survey has the id “%(value)s”.") % {"value": survey[:40]}
+            return _list_page(request, UploadForm(), status=400, query_errors={"survey": [problem]})
+        initial = {"kind": ImportJob.Kind.RESPONSES, "survey": survey}
     return _list_page(request, UploadForm(initial=initial))
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from csat.errors import ApplicationError
+from csat.query import query_choice
 from surveys import marking
 from surveys.models import Customer, Invitation, Segment, Survey, SurveySend
 from surveys.outreach import customers as customer_services
@@ -124,16 +125,18 @@ def response_mark(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("surveys.view_customer", raise_exception=True)
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:120]
-    segment = request.GET.get("segment", "")
-    segment = segment if segment in Segment.values else ""
+    context = {"query": query, "segments": Segment.choices}
+    try:
+        segment = query_choice(request.GET, "segment", Segment.values, "")
+    except ApplicationError as error:
+        # An unknown segment must not list every customer as if they were in it.
+        context.update(page=None, segment="", query_errors=error.fields)
+        return render(request, "surveys/customer_list.html", context, status=400)
     page = Paginator(selectors.customer_search(query, segment), 100).get_page(
         request.GET.get("page")
     )
-    return render(
-        request,
-        "surveys/customer_list.html",
-        {"page": page, "query": query, "segment": segment, "segments": Segment.choices},
-    )
+    context.update(page=page, segment=segment)
+    return render(request, "surveys/customer_list.html", context)
 
 
 @permission_required("surveys.add_customer", raise_exception=True)

@@ -459,3 +459,27 @@ def test_analysis_names_the_weight_version_that_produced_the_composite_index(
         '<span data-testid="weight-profile">Weight version effective from 2026-01-01.</span>'
         in report
     )
+
+
+def test_drill_down_with_an_unknown_metric_names_the_parameter_and_lists_nothing(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given 2026Q3 has eight NPS responses
+    # when the drill-down is asked for a metric that does not exist
+    response = manager_client.get("/dashboard/responses/?period=2026Q3&metric=bogus")
+    page = html.unescape(response.content.decode())
+    # then it is refused, the parameter named, and no response listed as if it matched
+    assert response.status_code == 400
+    assert "metric: “bogus” is not one of nps, " in page
+    assert "0 rows" in page
+    assert re.findall(r"<td>#(\d+)</td>", page) == []
+
+
+def test_drill_down_with_an_unknown_filter_value_lists_nothing(
+    data: DashboardData, manager_client: Client
+) -> None:
+    response = manager_client.get("/dashboard/responses/?period=2026Q3&channel=pigeon&metric=nps")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Unknown channel pigeon; use one of:" in page
+    assert re.findall(r"<td>#(\d+)</td>", page) == []
