@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
 from csat.errors import ApplicationError
@@ -103,9 +103,20 @@ def import_list(request: HttpRequest) -> HttpResponse:
 # The size check must run before the body is read, and CSRF's check reads it: the view is
 # exempted from the middleware and protects its inner part itself (Django's documented way).
 @csrf_exempt
-@permission_required("surveys.add_importjob", raise_exception=True)
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # The address bar shows /imports/upload/ after a refused upload: pressing Enter there,
+        # a bookmark or a typed address leads to the form on the import list (which checks
+        # who may see it) rather than to a "method not allowed" page.
+        url = reverse("imports:list")
+        query = request.GET.urlencode()
+        return redirect(f"{url}?{query}" if query else url)
+    return _import_upload_post(request)
+
+
+@permission_required("surveys.add_importjob", raise_exception=True)
+def _import_upload_post(request: HttpRequest) -> HttpResponse:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

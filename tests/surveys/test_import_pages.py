@@ -426,3 +426,20 @@ def test_chinese_mapping_error_enumerates_the_missing_columns_with_the_enumerati
     missing = found.group(1)
     assert missing.startswith("提交时间、Q1. ")
     assert ", " not in missing
+
+
+def test_opening_the_upload_address_leads_to_the_import_list_with_its_form(
+    staff_client: Client, manager_client: Client, nps_survey: Survey
+) -> None:
+    # given the address bar shows /imports/upload/ (after a refused upload) and Enter is pressed
+    response = staff_client.get("/imports/upload/")
+    # then the browser is led to the import list, where the upload form is
+    assert response.status_code == 302
+    assert response["Location"] == "/imports/"
+    assert "Upload and map the columns" in staff_client.get("/imports/").content.decode()
+    # and a preselected survey is kept; a reader who cannot upload is led there too
+    kept = staff_client.get(f"/imports/upload/?survey={nps_survey.pk}")
+    assert kept["Location"] == f"/imports/?survey={nps_survey.pk}"
+    assert manager_client.get("/imports/upload/")["Location"] == "/imports/"
+    # and nothing was created
+    assert not ImportJob.objects.exists()
