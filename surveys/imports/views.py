@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from csat.errors import ApplicationError
+from surveys.forms import SurveyChoiceField
 from surveys.imports import files, selectors, services
 from surveys.imports.models import ImportJob
 from surveys.models import Survey
@@ -39,7 +40,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 class UploadForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("The file holds"), choices=ImportJob.Kind.choices)
-    survey = forms.ModelChoiceField(
+    survey = SurveyChoiceField(
         label=gettext_lazy("Survey"),
         queryset=Survey.objects.order_by("title"),
         required=False,

@@ -443,3 +443,19 @@ def test_opening_the_upload_address_leads_to_the_import_list_with_its_form(
     assert manager_client.get("/imports/upload/")["Location"] == "/imports/"
     # and nothing was created
     assert not ImportJob.objects.exists()
+
+
+def test_the_upload_form_lists_surveys_by_their_title_in_the_readers_language(
+    staff_client: Client, nps_survey: Survey
+) -> None:
+    # given a survey written in English with a Chinese title, and one without a translation
+    nps_survey.translations = {"zh-hans": {"title": "到店体验调查"}}
+    nps_survey.save()
+    plain = Survey.objects.create(title="Delivery", created_by=nps_survey.created_by)
+    # when a Chinese reader opens the import page
+    staff_client.cookies["django_language"] = "zh-hans"
+    page = staff_client.get("/imports/").content.decode()
+    # then the survey menu shows the Chinese title, and the default one where there is none
+    assert f'<option value="{nps_survey.pk}">到店体验调查</option>' in page
+    assert f'<option value="{plain.pk}">Delivery</option>' in page
+    assert f">{nps_survey.title}</option>" not in page
