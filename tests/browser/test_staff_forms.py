@@ -91,3 +91,36 @@ def test_staff_see_each_radio_beside_its_label_and_date_fields_like_the_others(
     assert label is not None
     assert snippet["width"] > 900
     assert snippet["y"] >= label["y"] + label["height"] - 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_choose_the_channel_of_a_complaint_themselves(
+    browser: Browser, live_server: Any
+) -> None:
+    from feedback.models import Case, ComplaintCategory, RootCause
+
+    user_create(username="sam.complaints", password=PASSWORD, role=Role.STAFF)
+    category = ComplaintCategory.objects.create(name="Slow repair", root_cause=RootCause.PROCESS)
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    _log_in(page, live_server, "sam.complaints")
+
+    # the form opens with no channel chosen: the menu asks for one
+    page.goto(f"{live_server}/cases/complaint/")
+    channel = page.get_by_label("Channel")
+    assert channel.input_value() == ""
+    assert channel.locator("option:checked").inner_text() == (
+        "Choose the channel the complaint came in on"
+    )
+    # submitting without choosing one is refused beside the field
+    page.get_by_label("Category").select_option(str(category.pk))
+    page.get_by_label("What happened").fill("The repair took three weeks.")
+    page.get_by_role("button", name="Log complaint").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Choose the channel the complaint came in on.").is_visible()
+    assert not Case.objects.exists()
+    # with the phone chosen the complaint is logged on the phone
+    page.get_by_label("Channel").select_option("phone")
+    page.get_by_role("button", name="Log complaint").click()
+    page.wait_for_load_state()
+    assert Case.objects.get().channel == "phone"
+    page.close()

@@ -506,3 +506,26 @@ def test_a_chinese_reader_sees_the_case_questions_in_chinese_where_the_survey_ha
     page = manager_client.get(f"/cases/{Case.objects.get().pk}/").content.decode()
 
     assert "<dt>您有多大可能推荐我们？</dt><dd><strong>2</strong></dd>" in page  # noqa: RUF001
+
+
+def test_the_complaint_form_preselects_no_channel_and_refuses_one_left_unchosen(
+    staff_client: Client, category: ComplaintCategory
+) -> None:
+    # given a staff member opens the complaint form
+    form = staff_client.get("/cases/complaint/").content.decode()
+    # then no channel is preselected: the first option asks for one and has no value
+    assert '<option value="" selected>Choose the channel the complaint came in on</option>' in form
+    assert '<option value="web" selected>' not in form
+    # when they submit without choosing one
+    refused = staff_client.post(
+        "/cases/complaint/", {"category": category.pk, "channel": "", "summary": "Slow repair"}
+    )
+    # then the form comes back naming the field, and no case is logged
+    assert refused.status_code == 400
+    assert "Choose the channel the complaint came in on." in refused.content.decode()
+    assert not Case.objects.exists()
+    # and with the channel chosen the complaint is logged on it
+    staff_client.post(
+        "/cases/complaint/", {"category": category.pk, "channel": "phone", "summary": "Slow repair"}
+    )
+    assert Case.objects.get().channel == "phone"
