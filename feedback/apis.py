@@ -22,6 +22,9 @@ from surveys.models import Channel, Customer
 class CaseOutputSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", allow_null=True, default=None)
     category = serializers.CharField(source="category.name", allow_null=True, default=None)
+    resolved_by = serializers.CharField(
+        source="resolved_by.username", allow_null=True, default=None
+    )
 
     class Meta:
         model = Case
@@ -38,6 +41,8 @@ class CaseOutputSerializer(serializers.ModelSerializer):
             "first_response_due_at",
             "resolved_at",
             "resolution_due_at",
+            "resolution",
+            "resolved_by",
             "resolution_note",
             "contact_count",
             "response",
@@ -92,18 +97,28 @@ class CaseListApi(APIView):
 
 
 class CaseActionApi(APIView):
-    """Record the first response, a contact, or the resolution of a case."""
+    """Record the first response, a contact, or the resolution of a case (with what was done),
+    or set its category."""
 
     permission_classes = [has_perm("feedback.change_case")]
 
     class ActionInputSerializer(serializers.Serializer):
         at = serializers.DateTimeField(required=False, help_text="when it happened; default now")
+        resolution = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=5000,
+            help_text="resolve: what was done for the customer (required)",
+        )
+        category = serializers.IntegerField(
+            required=False, help_text="category: the id of an active complaint category"
+        )
 
     @extend_schema(
         request=ActionInputSerializer,
         responses=CaseOutputSerializer,
         operation_id="cases_action",
-        summary="Work a case: first-response, contact or resolve",
+        summary="Work a case: first-response, contact, resolve or category",
     )
     def post(self, request: Request, pk: int, action: str) -> ApiResponse:
         case = get_object_or_404(selectors.case_list_for(request.user), pk=pk)
@@ -115,11 +130,20 @@ class CaseActionApi(APIView):
         elif action == "contact":
             case = services.case_record_contact(case=case)
         elif action == "resolve":
-            case = services.case_resolve(case=case, at=at)
+            case = services.case_resolve(
+                case=case,
+                resolution=serializer.validated_data.get("resolution", ""),
+                by=request.user,
+                at=at,
+            )
+        elif action == "category":
+            case = services.case_categorise(
+                case=case, category_id=serializer.validated_data.get("category")
+            )
         else:
             raise ApplicationError(
                 _("Unknown action."),
-                {"action": [_("Choose first-response, contact or resolve.")]},
+                {"action": [_("Choose first-response, contact, resolve or category.")]},
                 status_code=404,
             )
         return ApiResponse(CaseOutputSerializer(case).data)

@@ -120,6 +120,16 @@ class Case(models.Model):
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     contact_count = models.PositiveSmallIntegerField(_("customer contacts"), default=0)
+    # What staff did for the customer, written when they resolve the case: what is fed back
+    # to the customer and read by whoever handles their next contact.
+    resolution = models.TextField(_("resolution"), blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resolved_cases",
+    )
     # Why the case was closed or reopened by the app (a mark on its response), newest last.
     resolution_note = models.TextField(_("resolution note"), blank=True)
 

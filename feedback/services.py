@@ -16,6 +16,7 @@ from csat.models import OutboxEvent
 from csat.outbox import outbox_record
 from feedback.models import Case, ComplaintCategory, SlaPolicy
 from metrics import formulas
+from metrics.families import repeat_window
 from metrics.models import PeriodRollup
 from metrics.periods import quarter_label
 from metrics.services import metrics_mark_dirty
@@ -321,9 +322,32 @@ def case_record_contact(*, case: Case) -> Case:
     return case
 
 
+RESOLUTION_MAX_CHARS = 5000
+
+
 @transaction.atomic
-def case_resolve(*, case: Case, at: datetime | None = None) -> Case:
-    """Resolve a case; without an earlier first response, the resolution is the first one."""
+def case_resolve(
+    *, case: Case, resolution: str, by: User | None = None, at: datetime | None = None
+) -> Case:
+    """Resolve a case, saying what was done for the customer (required: a case closed
+    without it cannot be fed back to the customer or checked by a supervisor); without an
+    earlier first response, the resolution is the first one."""
+    resolution = resolution.strip()
+    if not resolution:
+        raise ApplicationError(
+            _("Say what was done for the customer before resolving the case."),
+            {"resolution": [_("Describe what was done for the customer.")]},
+        )
+    if len(resolution) > RESOLUTION_MAX_CHARS:
+        raise ApplicationError(
+            _("The resolution is too long."),
+            {
+                "resolution": [
+                    _("Keep it to %(limit)d characters; it has %(count)d.")
+                    % {"limit": RESOLUTION_MAX_CHARS, "count": len(resolution)}
+                ]
+            },
+        )
     if case.status == Case.Status.WITHDRAWN:
         raise ApplicationError(
             _("This case is closed and not counted: its response was marked spam or test."),
@@ -337,8 +361,42 @@ def case_resolve(*, case: Case, at: datetime | None = None) -> Case:
         )
     updated = Case.objects.filter(
         pk=case.pk, resolved_at__isnull=True, status=Case.Status.OPEN
-    ).update(resolved_at=moment, status=Case.Status.RESOLVED)
+    ).update(resolved_at=moment, status=Case.Status.RESOLVED, resolution=resolution, resolved_by=by)
     if updated:
         outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
     case.refresh_from_db()
     return case
+
+
+@transaction.atomic
+def case_categorise(*, case: Case, category_id: int | str | None) -> Case:
+    """Set or change a case's category (a follow-up's or a complaint's) to an active one of
+    the admin taxonomy; the case metrics of the quarters it touches are recomputed."""
+    category = None
+    if category_id not in (None, "") and str(category_id).isdigit():
+        category = ComplaintCategory.objects.filter(pk=int(category_id), is_active=True).first()
+    if category is None:
+        raise ApplicationError(
+            _("The category was not changed."),
+            {"category": [_("Choose a category of the complaint taxonomy.")]},
+        )
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    if locked.category_id == category.pk:
+        return locked
+    previous = locked.category_id
+    Case.objects.filter(pk=case.pk).update(category=category)
+    # The CASE_CHANGED event recomputes the case's quarter and those of the customer's
+    # earlier complaints in the new category; the earlier complaints in the old category,
+    # which this one may have made repeats, change too (the non-repeat resolution rate).
+    if locked.kind == Case.Kind.COMPLAINT and locked.customer_id and previous is not None:
+        earlier = Case.objects.filter(
+            kind=Case.Kind.COMPLAINT,
+            customer_id=locked.customer_id,
+            category_id=previous,
+            resolved_at__gte=locked.opened_at - repeat_window(),
+            resolved_at__lt=locked.opened_at,
+        ).values_list("quarter", flat=True)
+        metrics_mark_dirty(set(earlier), [PeriodRollup.Family.CASES])
+    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    locked.refresh_from_db()
+    return locked

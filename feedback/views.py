@@ -17,7 +17,7 @@ from csat.errors import ApplicationError
 from csat.query import query_choice
 from feedback import selectors, services
 from feedback.forms import ComplaintForm
-from feedback.models import Case, ImprovementAction
+from feedback.models import Case, ComplaintCategory, ImprovementAction
 from surveys.models import Customer
 from surveys.respond import text_in
 
@@ -69,8 +69,22 @@ def complaint_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("feedback.view_case", raise_exception=True)
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _case_page(request, pk)
+
+
+def _case_page(
+    request: HttpRequest,
+    pk: int,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The case page; after a refused change, with the problems beside their fields and what
+    was typed kept."""
     case = get_object_or_404(
-        selectors.case_list_for(request.user).select_related("customer", "category", "response"),
+        selectors.case_list_for(request.user).select_related(
+            "customer", "category", "response", "resolved_by"
+        ),
         pk=pk,
     )
     answers = []
@@ -90,6 +104,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 text_in(answer.grid_row, "label", language, default) if answer.grid_row else ""
             )
     now = timezone.now()
+    values = values or {}
     context = {
         "case": case,
         "answers": answers,
@@ -100,8 +115,12 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resolution_overdue": case.status == Case.Status.OPEN
         and case.resolved_at is None
         and case.resolution_due_at < now,
+        "categories": ComplaintCategory.objects.filter(is_active=True),
+        "errors": errors or {},
+        "resolution_value": values.get("resolution", ""),
+        "category_value": values.get("category", str(case.category_id or "")),
     }
-    return render(request, "feedback/case_detail.html", context)
+    return render(request, "feedback/case_detail.html", context, status=status)
 
 
 @permission_required("feedback.change_case", raise_exception=True)
@@ -111,14 +130,26 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     actions = {
         "first-response": lambda: services.case_record_first_response(case=case),
         "contact": lambda: services.case_record_contact(case=case),
-        "resolve": lambda: services.case_resolve(case=case),
+        "resolve": lambda: services.case_resolve(
+            case=case, resolution=request.POST.get("resolution", ""), by=request.user
+        ),
+        "category": lambda: services.case_categorise(
+            case=case, category_id=request.POST.get("category", "")
+        ),
     }
     if action not in actions:
         return HttpResponse(status=404)
     try:
         actions[action]()
     except ApplicationError as error:
+        if error.fields.keys() & {"resolution", "category"}:
+            # Beside the field, with what was typed kept (a resolution can be long).
+            values = {name: request.POST.get(name, "") for name in ("resolution", "category")}
+            return _case_page(request, pk, error.fields, values, status=400)
         messages.error(request, error.message)
+    else:
+        if action == "category":
+            messages.success(request, _("Category saved."))
     return redirect("feedback:detail", pk=case.pk)
 
 

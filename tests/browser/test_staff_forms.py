@@ -124,3 +124,44 @@ def test_staff_choose_the_channel_of_a_complaint_themselves(
     page.wait_for_load_state()
     assert Case.objects.get().channel == "phone"
     page.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_resolve_a_case_saying_what_was_done_and_categorise_it(
+    browser: Browser, live_server: Any
+) -> None:
+    from accounts.models import Team
+    from feedback.models import ComplaintCategory, RootCause
+    from feedback.services import case_log_complaint
+
+    team = Team.objects.create(name="After-sales")
+    staff = user_create(username="sam.cases", password=PASSWORD, role=Role.STAFF, team=team)
+    slow = ComplaintCategory.objects.create(name="Slow repair", root_cause=RootCause.PROCESS)
+    ComplaintCategory.objects.create(name="Rude staff", root_cause=RootCause.PEOPLE)
+    case = case_log_complaint(category=slow, channel="phone", summary="Late", agent=staff)
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    _log_in(page, live_server, "sam.cases")
+    page.goto(f"{live_server}/cases/{case.pk}/")
+
+    # Resolve with nothing written: refused beside the field
+    page.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Describe what was done for the customer.").is_visible()
+    # written, the case is resolved and the page says what was done
+    page.get_by_label("What was done for the customer").fill("Replaced the pump; called back.")
+    page.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("case-resolution").inner_text() == "Replaced the pump; called back."
+    assert page.locator(".badge.resolved").inner_text() == "Resolved"
+    # the category is changed from the same page
+    page.get_by_label("Category of the complaint taxonomy").select_option(
+        label="Rude staff (People)"
+    )
+    page.get_by_role("button", name="Save category").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Category saved.").is_visible()
+    case.refresh_from_db()
+    assert case.category is not None
+    assert case.category.name == "Rude staff"
+    page.screenshot(path=str(ARTIFACTS / "case-resolved.png"), full_page=True)
+    page.close()

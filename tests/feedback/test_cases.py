@@ -17,11 +17,13 @@ from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause, SlaPolicy
-from feedback.services import case_log_complaint, case_resolve
+from feedback.services import case_categorise, case_log_complaint, case_resolve
 from metrics import selectors
-from metrics.services import metrics_rebuild
+from metrics.models import DirtyPeriod
+from metrics.selectors import complaint_categories
+from metrics.services import metrics_rebuild, metrics_recompute_dirty
 from surveys.marking import response_mark
-from surveys.models import Question, Survey
+from surveys.models import Customer, Question, Survey
 from surveys.services import response_submit
 from tests.conftest import PASSWORD
 
@@ -115,7 +117,7 @@ def test_resolving_without_first_response_makes_the_resolution_the_first_respons
 ) -> None:
     case = case_log_complaint(category=category, channel="web", summary="Broken", agent=staff)
 
-    case_resolve(case=case)
+    case_resolve(case=case, resolution="Repaired on site.")
 
     case.refresh_from_db()
     assert case.status == Case.Status.RESOLVED
@@ -157,7 +159,7 @@ def test_resolution_before_the_case_opened_is_refused(
 
     response = client.post(
         f"/api/v1/cases/{case.pk}/resolve/",
-        {"at": (case.opened_at - timedelta(hours=1)).isoformat()},
+        {"at": (case.opened_at - timedelta(hours=1)).isoformat(), "resolution": "Repaired."},
         format="json",
     )
 
@@ -197,7 +199,7 @@ def test_staff_works_a_case_to_closure_in_the_pages(
 
     staff_client.post(f"/cases/{case.pk}/first-response/")
     staff_client.post(f"/cases/{case.pk}/contact/")
-    staff_client.post(f"/cases/{case.pk}/resolve/")
+    staff_client.post(f"/cases/{case.pk}/resolve/", {"resolution": "Repaired on site."})
 
     case.refresh_from_db()
     assert created.status_code == 302
@@ -260,7 +262,7 @@ def test_a_case_whose_response_is_marked_spam_is_closed_uncounted_and_reopened_w
     assert "Resolve</button>" not in page
     assert _cases_counted(quarter) == 0
     with pytest.raises(ApplicationError):
-        case_resolve(case=case)
+        case_resolve(case=case, resolution="Repaired on site.")
 
     # when the mark is removed (it was not spam after all)
     with time_machine.travel(datetime(2026, 5, 12, 8, tzinfo=SHANGHAI), tick=False):
@@ -283,7 +285,7 @@ def test_a_resolved_case_marked_test_leaves_the_metrics_and_returns_resolved(
     nps = nps_survey.questions.get(kind=Question.Kind.NPS)
     response, _created = response_submit(survey=nps_survey, raw_answers={str(nps.pk): 0})
     _process_outbox()
-    case = case_resolve(case=Case.objects.get(response=response))
+    case = case_resolve(case=Case.objects.get(response=response), resolution="Called back.")
 
     response_mark(response=response, is_test=True, by=staff)
     case.refresh_from_db()
@@ -529,3 +531,155 @@ def test_the_complaint_form_preselects_no_channel_and_refuses_one_left_unchosen(
         "/cases/complaint/", {"category": category.pk, "channel": "phone", "summary": "Slow repair"}
     )
     assert Case.objects.get().channel == "phone"
+
+
+def test_staff_cannot_resolve_a_case_without_saying_what_was_done(
+    staff_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    # given an open complaint
+    case = case_log_complaint(category=category, channel="phone", summary="Slow", agent=staff)
+    events = OutboxEvent.objects.count()
+    # when staff press Resolve with the note left blank
+    refused = staff_client.post(f"/cases/{case.pk}/resolve/", {"resolution": "   "})
+    # then the page comes back with the problem beside the field, and nothing changed
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert (
+        '<p class="error" role="alert" id="id_resolution_error">'
+        "Describe what was done for the customer.</p>"
+    ) in page
+    case.refresh_from_db()
+    assert case.status == Case.Status.OPEN
+    assert case.resolved_at is None
+    assert OutboxEvent.objects.count() == events
+    # and through the API the same, naming the field
+    client = APIClient()
+    client.force_login(staff)
+    api = client.post(f"/api/v1/cases/{case.pk}/resolve/", {}, format="json")
+    assert api.status_code == 400
+    assert api.json()["error"]["fields"] == {
+        "resolution": ["Describe what was done for the customer."]
+    }
+
+
+def test_the_resolution_staff_write_shows_on_the_case_page_and_in_the_api(
+    staff_client: Client, staff: User, category: ComplaintCategory
+) -> None:
+    case = case_log_complaint(category=category, channel="phone", summary="Slow", agent=staff)
+
+    resolved = staff_client.post(
+        f"/cases/{case.pk}/resolve/",
+        {"resolution": "Replaced the part; <b>refunded</b> the delivery fee."},
+    )
+
+    assert resolved.status_code == 302
+    case.refresh_from_db()
+    assert case.status == Case.Status.RESOLVED
+    assert case.resolution == "Replaced the part; <b>refunded</b> the delivery fee."
+    assert case.resolved_by == staff
+    page = staff_client.get(f"/cases/{case.pk}/").content.decode()
+    assert "<h2>What was done</h2>" in page
+    assert (
+        '<p data-testid="case-resolution">Replaced the part; &lt;b&gt;refunded&lt;/b&gt; '
+        "the delivery fee.</p>"
+    ) in page
+    client = APIClient()
+    client.force_login(staff)
+    [row] = [item for item in client.get("/api/v1/cases/").json() if item["id"] == case.pk]
+    assert row["resolution"] == "Replaced the part; <b>refunded</b> the delivery fee."
+    assert row["resolved_by"] == staff.username
+    assert row["status"] == "resolved"
+
+
+def test_staff_categorise_a_follow_up_case_and_the_case_metrics_are_recomputed(
+    staff_client: Client, staff: User, nps_survey: Survey, category: ComplaintCategory
+) -> None:
+    # given a follow-up case opened by a detractor, with no category, assigned to staff
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    _answer_and_process(nps_survey, {str(nps.pk): 2})
+    Case.objects.update(assignee=staff)
+    case = Case.objects.get()
+    assert case.category is None
+    DirtyPeriod.objects.all().delete()
+    # when staff choose a category on the case page
+    saved = staff_client.post(f"/cases/{case.pk}/category/", {"category": category.pk})
+    # then it is kept and shown, and the case's quarter is marked for recompute through the
+    # same outbox event as every other case change
+    assert saved.status_code == 302
+    case.refresh_from_db()
+    assert case.category == category
+    page = staff_client.get(f"/cases/{case.pk}/").content.decode()
+    assert f'<option value="{category.pk}" selected>Slow after-sales response (Process)' in page
+    _process_outbox()
+    assert set(DirtyPeriod.objects.values_list("period", "family")) == {(case.quarter, "cases")}
+
+
+@pytest.mark.parametrize("value", ["", "abc", "999999", "inactive"])
+def test_a_category_outside_the_active_taxonomy_is_refused_naming_the_field(
+    staff_client: Client, staff: User, category: ComplaintCategory, value: str
+) -> None:
+    case = case_log_complaint(category=category, channel="phone", summary="Slow", agent=staff)
+    if value == "inactive":
+        value = str(
+            ComplaintCategory.objects.create(
+                name="Retired", root_cause=RootCause.POLICY, is_active=False
+            ).pk
+        )
+    events = OutboxEvent.objects.count()
+
+    refused = staff_client.post(f"/cases/{case.pk}/category/", {"category": value})
+
+    assert refused.status_code == 400
+    assert "Choose a category of the complaint taxonomy." in refused.content.decode()
+    case.refresh_from_db()
+    assert case.category == category
+    assert OutboxEvent.objects.count() == events
+
+
+def test_moving_a_complaint_to_another_category_moves_it_in_the_pareto(
+    staff: User, category: ComplaintCategory, nps_survey: Survey
+) -> None:
+    # given two complaints in "Slow after-sales response" and a categorised follow-up
+    other = ComplaintCategory.objects.create(name="Rude staff", root_cause=RootCause.PEOPLE)
+    first = case_log_complaint(category=category, channel="phone", summary="a", agent=staff)
+    case_log_complaint(category=category, channel="phone", summary="b", agent=staff)
+    nps = nps_survey.questions.get(kind=Question.Kind.NPS)
+    _answer_and_process(nps_survey, {str(nps.pk): 1})
+    follow_up = Case.objects.get(kind=Case.Kind.FOLLOW_UP)
+    quarter = first.quarter
+    # when staff move one complaint to "Rude staff" and categorise the follow-up
+    case_categorise(case=first, category_id=other.pk)
+    case_categorise(case=follow_up, category_id=other.pk)
+    _process_outbox()
+    metrics_recompute_dirty(now=timezone.now() + timedelta(minutes=5))
+    # then the Pareto counts each category's complaints (metrics.md: complaints only; a
+    # follow-up's category is kept on the case but is not a complaint)
+    counts = {row["name"]: row["complaints"] for row in complaint_categories(quarter)}
+    assert counts == {"Slow after-sales response": 1, "Rude staff": 1}
+
+
+def test_moving_a_repeat_complaint_out_of_its_category_recomputes_the_earlier_complaint(
+    staff: User, category: ComplaintCategory
+) -> None:
+    # given a customer's complaint resolved in March and a repeat in the same category in April
+    customer = Customer.objects.create(external_id="C-9", name="Li Lei")
+    other = ComplaintCategory.objects.create(name="Rude staff", root_cause=RootCause.PEOPLE)
+    march = datetime(2026, 3, 20, 10, tzinfo=SHANGHAI)
+    earlier = case_log_complaint(
+        category=category, channel="phone", summary="a", customer=customer, opened_at=march
+    )
+    case_resolve(case=earlier, resolution="Fixed.", at=march + timedelta(days=1))
+    repeat = case_log_complaint(
+        category=category,
+        channel="phone",
+        summary="b",
+        customer=customer,
+        opened_at=datetime(2026, 4, 5, 10, tzinfo=SHANGHAI),
+    )
+    _process_outbox()
+    DirtyPeriod.objects.all().delete()
+    # when staff move the April complaint to another category
+    case_categorise(case=repeat, category_id=other.pk)
+    _process_outbox()
+    # then March's complaint is no longer followed by a repeat: its quarter is recomputed too
+    assert set(DirtyPeriod.objects.values_list("period", flat=True)) == {"2026Q1", "2026Q2"}
