@@ -23,11 +23,12 @@ from openpyxl import Workbook
 
 from metrics import dashboard, selectors
 from metrics.periods import Quarter, reporting_zone
-from surveys.models import Answer
+from surveys.models import Answer, Channel, Segment
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 RAW_RESPONSES = "responses"
 CHUNK_ROWS = 2000
+DERIVED_DECIMALS = 2
 Row = list[Any]
 
 
@@ -35,6 +36,15 @@ def neutralise(value: Any) -> Any:
     """A cell value safe for a spreadsheet: text that could start a formula is quoted."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
+    return value
+
+
+def rounded(value: Any) -> Any:
+    """A derived figure rounded for a person: two decimals, one more than the page shows (a
+    progress fraction of 0.63 reads as the page's 63%); whole numbers and text unchanged.
+    The API keeps every figure unrounded (metrics.md: round only for display)."""
+    if isinstance(value, float):
+        return round(value, DERIVED_DECIMALS) + 0.0  # + 0.0: never "-0.0"
     return value
 
 
@@ -199,9 +209,14 @@ def _local(moment: datetime | None) -> str:
 
 def raw_response_rows(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterator[Row]]:
     """One row per answer of the counted responses of the quarter and filters."""
-    headers = [_("Response"), _("Submitted at"), _("Survey"), _("Channel"), _("Touchpoint"),
-               _("Segment"), _("Team"), _("Agent"), _("Customer"), _("Question"), _("Grid row"),
-               _("Score"), _("Choice"), _("Text")]  # fmt: skip
+    headers = [_("Response"), _("Submitted at"), _("Survey"), _("Channel code"), _("Channel"),
+               _("Touchpoint"), _("Segment code"), _("Segment"), _("Team"), _("Agent"),
+               _("Customer"), _("Question"), _("Grid row"), _("Score"), _("Choice"),
+               _("Text")]  # fmt: skip
+    # The codes stay for machines (filters, joins); the labels beside them are for people, in
+    # the reader's language, worded now: the rows stream after the view has returned.
+    channels = {code: str(label) for code, label in Channel.choices}
+    segments = {code: str(label) for code, label in Segment.choices}
     responses = dashboard.drilldown_responses(quarter, filters, "").values("pk")
     answers = (
         Answer.objects.filter(response_id__in=responses)
@@ -230,9 +245,10 @@ def raw_response_rows(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row
              customer, is_anonymous, question, grid_row, number, choice,
              text) in answers.iterator(chunk_size=CHUNK_ROWS):  # fmt: skip
             yield [
-                response_id, _local(submitted), survey, channel, touchpoint or "", segment,
-                team or "", agent or "", "" if is_anonymous else (customer or ""), question,
-                grid_row or "", number, choice or "", text,
+                response_id, _local(submitted), survey, channel, channels.get(channel, channel),
+                touchpoint or "", segment, segments.get(segment, segment), team or "",
+                agent or "", "" if is_anonymous else (customer or ""), question, grid_row or "",
+                number, choice or "", text,
             ]  # fmt: skip
 
     return headers, rows()
@@ -286,7 +302,8 @@ def export_response(
         headers, rows = raw_response_rows(quarter, filters)
         title = str(_("Responses"))
     else:
-        headers, rows = TABLES[table].build(quarter, filters)
+        headers, built = TABLES[table].build(quarter, filters)
+        rows = ([rounded(cell) for cell in row] for row in built)
         title = str(TABLES[table].title)
     suffix = "-".join(
         [quarter.label, *(slugify(f"{kind}-{value}") for kind, value in filters.items())]

@@ -54,12 +54,15 @@ def test_raw_responses_stream_as_csv_with_the_filters_and_customer_text_neutrali
         'attachment; filename="csat-responses-2026Q3-channel-web.csv"'
     )
     rows = _csv(response)
-    assert rows[0][:4] == ["Response", "Submitted at", "Survey", "Channel"]
+    assert rows[0][:8] == [
+        "Response", "Submitted at", "Survey", "Channel code", "Channel", "Touchpoint",
+        "Segment code", "Segment",
+    ]  # fmt: skip
     web = [r.pk for r in data.responses if r.quarter == "2026Q3" and r.channel == "web"]
     assert sorted({int(row[0]) for row in rows[1:]}) == sorted(web)
-    texts = [row[13] for row in rows[1:] if row[13]]
+    texts = [row[15] for row in rows[1:] if row[15]]
     assert texts == ['\'=HYPERLINK("http://evil.example","click")', "'@SUM(A1:A2) great"]
-    scores = [row[11] for row in rows[1:] if row[11]]
+    scores = [row[13] for row in rows[1:] if row[13]]
     assert scores == ["4", "9"]
 
 
@@ -73,11 +76,11 @@ def test_raw_responses_as_xlsx_open_in_openpyxl_with_no_formula(
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 1 + 8 + 2  # header, 8 scores, 2 texts
-    texts = [row[13] for row in rows[1:] if row[13]]
+    texts = [row[15] for row in rows[1:] if row[15]]
     assert texts == ['\'=HYPERLINK("http://evil.example","click")', "'@SUM(A1:A2) great"]
     # no cell is a formula, and scores stay numbers
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
-    assert [row[11] for row in rows[1:] if row[11] is not None] == [10, 10, 9, 9, 8, 2, 4, 9]
+    assert [row[13] for row in rows[1:] if row[13] is not None] == [10, 10, 9, 9, 8, 2, 4, 9]
 
 
 def test_dashboard_table_as_xlsx_carries_the_page_numbers(
@@ -91,10 +94,10 @@ def test_dashboard_table_as_xlsx_carries_the_page_numbers(
     header = rows[0]
     nps = next(row for row in rows if row[0] == "NPS")
     record = dict(zip(header, nps, strict=True))
-    assert record["Actual"] == pytest.approx(100 * 4 / 12)
+    assert record["Actual"] == 33.33  # 100 * 4 / 12, to two decimals
     assert record["n"] == 12
     assert record["Baseline"] == 42
-    assert record["Quarter target"] == pytest.approx(42 + 16 * 8 / 18)
+    assert record["Quarter target"] == 49.11  # 42 + 16 * 8 / 18
     assert record["Benchmark"] == 65
     assert record["Status"] == "missed"
 
@@ -136,3 +139,34 @@ def test_flags_in_a_csv_read_as_words_of_the_managers_language_not_true_or_false
     assert [row[-1] for row in chinese[1:]] == ["是", "是"]
     significant = _csv(manager_client.get("/dashboard/export/targets.csv?period=2026Q3"))
     assert {row[7] for row in significant[1:]} <= {"是", "否", ""}
+
+
+def test_raw_responses_carry_channel_and_segment_codes_and_their_labels_in_the_readers_language(
+    data: DashboardData, manager_client: Client
+) -> None:
+    # given the 2026Q3 web responses of a high-value and a churn-risk customer
+    url = "/dashboard/export/responses.csv?period=2026Q3&channel=web"
+    english = _csv(manager_client.get(url))
+    manager_client.cookies["django_language"] = "zh-hans"
+    chinese = _csv(manager_client.get(url))
+    # then each row has the codes for machines and the labels for people, in their language
+    assert {tuple(row[3:5]) for row in english[1:]} == {("web", "Web link")}
+    assert {tuple(row[6:8]) for row in english[1:]} == {
+        ("high_value", "High-value"),
+        ("churn_risk", "Churn risk"),
+    }
+    assert chinese[0][3:8] == ["渠道代码", "渠道", "触点", "客户分群代码", "客户分群"]
+    assert {tuple(row[3:5]) for row in chinese[1:]} == {("web", "网页链接")}
+    assert {row[7] for row in chinese[1:]} == {"高价值", "流失风险"}
+
+
+def test_derived_figures_are_rounded_to_two_decimals_in_the_table_exports(
+    data: DashboardData, manager_client: Client
+) -> None:
+    rows = _csv(manager_client.get("/dashboard/export/targets.csv?period=2026Q2"))
+    nps = dict(zip(rows[0], next(row for row in rows if row[0] == "NPS"), strict=True))
+    assert nps["Actual"] == "33.33"
+    assert nps["Quarter target"] == "49.11"
+    assert nps["n"] == "12"
+    shares = _csv(manager_client.get("/dashboard/export/composition.csv?period=2026Q2"))
+    assert all(len(row[2].partition(".")[2]) <= 2 for row in shares[1:])
