@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 from accounts.models import User
 from csat.errors import ApplicationError
 from csat.permissions import has_perm
-from surveys.models import Customer, Interaction, Invitation, Purchase, Touchpoint
+from csat.query import query_choice
+from surveys.models import Customer, Interaction, Invitation, Purchase, Segment, Touchpoint
 from surveys.outreach import customers as customer_services
 from surveys.outreach import delivery
 from surveys.outreach import interactions as interaction_services
@@ -77,9 +78,12 @@ class CustomerListApi(APIView):
     )
     def get(self, request: Request) -> ApiResponse:
         customers = Customer.objects.order_by("external_id")
-        for field in ("external_id", "segment"):
-            if request.query_params.get(field):
-                customers = customers.filter(**{field: request.query_params[field]})
+        # An unknown segment is refused (400 naming it), not answered with an empty list.
+        segment = query_choice(request.query_params, "segment", Segment.values, "")
+        if segment:
+            customers = customers.filter(segment=segment)
+        if request.query_params.get("external_id"):
+            customers = customers.filter(external_id=request.query_params["external_id"])
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(customers, request, view=self)
         return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)

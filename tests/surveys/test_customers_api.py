@@ -145,3 +145,19 @@ def test_staff_create_a_customer_on_the_customers_page(staff_client: Client) -> 
     assert duplicate.status_code == 400
     assert "Customer with this External id already exists." in duplicate.content.decode()
     assert "&lt;b&gt;Wang&lt;/b&gt;" in listing.content.decode()
+
+
+def test_listing_customers_of_an_unknown_segment_is_refused_naming_the_parameter(
+    staff: User,
+) -> None:
+    Customer.objects.create(external_id="C-1", name="Wang Fang", segment="normal")
+    client = api_client(staff)
+
+    refused = client.get(URL, {"segment": "vip"})
+    listed = client.get(URL, {"segment": "normal"})
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"] == {
+        "segment": ["segment: “vip” is not one of high_value, normal, churn_risk."]
+    }
+    assert [row["external_id"] for row in listed.json()["results"]] == ["C-1"]
