@@ -35,12 +35,17 @@ from metrics.models import (
     AnswerSlice,
     CaseCell,
     CombinationRollup,
+    DirtyPeriod,
     PeriodRollup,
     ReachCell,
     RespondentQuarter,
 )
 from metrics.periods import period_parse
-from metrics.services import metrics_apply_interaction, metrics_rebuild
+from metrics.services import (
+    metrics_apply_interaction,
+    metrics_rebuild,
+    metrics_recompute_dirty,
+)
 from surveys.models import Customer, Interaction, Question, Response, Survey
 from surveys.services import response_submit
 from tests.metrics import dataset
@@ -720,3 +725,63 @@ def test_a_stored_combination_figure_of_an_earlier_moment_is_never_served(data: 
 
     assert _figures_exactly("2025Q1", combo) == expected
     assert CombinationRollup.objects.filter(period="2025Q1").count() == 4
+
+
+def test_an_event_recomputes_its_quarter_and_year_and_the_other_quarters_keep_their_figures(
+    data: Dataset,
+) -> None:
+    # An agent and segment with cases in 2025Q1 and 2025Q2, read for both quarters and the
+    # year: coverage and the median are stored for each.
+    cases = Case.objects.filter(agent__isnull=False).exclude(segment="")
+    sample = next(
+        case
+        for case in cases.filter(quarter="2025Q1").order_by("pk")
+        if cases.filter(quarter="2025Q2", agent=case.agent_id, segment=case.segment).exists()
+    )
+    combo = {"segment": sample.segment, "agent": str(sample.agent_id)}
+    periods = ["2025Q1", "2025Q2", "2025"]
+    before = {period: selectors.metric_figures(period, combo) for period in periods}
+    q1_rows = CombinationRollup.objects.filter(period="2025Q1").order_by("pk")
+    kept = list(q1_rows.values_list("pk", "family", "components"))
+    assert [family for _pk, family, _components in kept] == ["cases", "reach"]
+    # A new customer of the segment: the complaint makes no earlier one a repeat, so only
+    # its own quarter is marked.
+    newcomer = Customer.objects.create(external_id="newcomer-q2", segment=sample.segment)
+    opened = local(2025, 5, 12, 9)
+
+    with time_machine.travel(AS_OF, tick=False):
+        complaint = case_log_complaint(
+            category=ComplaintCategory.objects.get(pk=data.categories[0]),
+            channel="phone",
+            summary="Still waiting.",
+            customer=newcomer,
+            agent=sample.agent,
+            opened_at=opened,
+        )
+        case_record_first_response(case=complaint, at=opened + timedelta(hours=30))
+        dataset.process_pending()
+        assert set(DirtyPeriod.objects.values_list("period", "family")) == {("2025Q2", "cases")}
+        ran = metrics_recompute_dirty(now=AS_OF + timedelta(minutes=1))
+
+    assert ran == 1
+    # 2025Q1 had no event: its stored coverage and median are still served (a first read
+    # of the combination in 2025Q1 is not paid again); 2025Q2's and the year's case figures
+    # were computed again.
+    assert list(q1_rows.values_list("pk", "family", "components")) == kept
+    assert not CombinationRollup.objects.filter(
+        period__in=["2025Q2", "2025"], family="cases"
+    ).exists()
+    after = {period: selectors.metric_figures(period, combo) for period in periods}
+    for period in ("2025Q2", "2025"):
+        assert after[period]["first_response_time"].n == (
+            before[period]["first_response_time"].n + 1
+        )
+    assert after["2025Q1"] == before["2025Q1"]
+    problems = _differences(Oracle(AS_OF), periods, [{}, combo])
+    assert not problems, _report(problems)
+    assert not _stored_equal_computed()
+    # The incremental path equals a full recompute as of the same moment.
+    incremental = _rollups()
+    with time_machine.travel(AS_OF, tick=False):
+        metrics_rebuild(as_of=AS_OF)
+    assert _rollups() == incremental
