@@ -220,9 +220,10 @@ class ReachCell(CellAttributes):
 
 
 class CombinationRollup(models.Model):
-    """Coverage or the median first-response time of one combination of filters for one
-    period, as of the moment its family's cells were computed (metrics.md: distinct customers
-    and medians are not sums of cells).
+    """Coverage, the median first-response time or the complaint categories (complaints and
+    distinct customers per category) of one combination of filters for one period, as of
+    the moment its family's cells were computed (metrics.md: distinct customers and medians
+    are not sums of cells).
 
     Stored the first time a dashboard reads the combination (metrics/rollups.py), computed
     exactly as a read without it would; deleted whenever the period's family is recomputed
