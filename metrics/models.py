@@ -78,9 +78,13 @@ class AnswerCell(CellAttributes, AnswerComponents):
             )
         ]
         # A combination of filters reads the cells of its quarters that match: the key serves
-        # the survey; these the agent, the team, and the channel with the segment.
+        # the survey; these the agent (with the channel and the segment after it, so an
+        # agent's cells of one channel and segment are found without reading the others),
+        # the team, and the channel with the segment.
         indexes = [
-            models.Index(fields=["quarter", "agent_id"], name="answer_cell_agent_idx"),
+            models.Index(
+                fields=["quarter", "agent_id", "channel", "segment"], name="answer_cell_agent_idx"
+            ),
             models.Index(fields=["quarter", "team_id"], name="answer_cell_team_idx"),
             models.Index(fields=["quarter", "channel", "segment"], name="answer_cell_channel_idx"),
         ]
