@@ -130,14 +130,20 @@ def _grouped(
         .values("quarter", *group, *keys)
         .annotate(**{f"sum_{name}": Sum(name) for name in components})
         .order_by()
+        # Tuples: a combination can add up a few hundred score rows per quarter.
+        .values_list("quarter", *group, *keys, *(f"sum_{name}" for name in components))
     )
+    first_key = 1 + len(group)
+    first_sum = first_key + len(keys)
     for row in cells:
-        member = str(row[group[0]]) if group else ""
         yield (
-            row["quarter"],
-            member,
-            tuple(row[key] for key in keys),
-            {name: int(row[f"sum_{name}"] or 0) for name in components},
+            row[0],
+            str(row[1]) if group else "",
+            row[first_key:first_sum],
+            {
+                name: int(amount or 0)
+                for name, amount in zip(components, row[first_sum:], strict=True)
+            },
         )
 
 
