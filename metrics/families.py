@@ -511,11 +511,16 @@ def _store_periods(
 def family_store(
     family: str, quarters: Sequence[str], as_of: datetime, skip: Iterable[str] = ()
 ) -> int:
-    """Recompute one family for `quarters` and the years around them; replace their rows.
+    """Recompute one family for `quarters` and their years; replace their rows.
 
-    Cells are kept per quarter; slices need whole years (a year's medians and distinct
-    customers are not sums of its quarters'). Periods in `skip` (frozen quarters, and years
-    whose quarters are all frozen) keep their rows. Returns the number of rows written.
+    The cells and rows of the given quarters and of their years are replaced; the other
+    quarters of those years keep theirs, computed as of an earlier moment by the recompute
+    their own last event (or the hourly refresh) asked for, and so do the combination
+    figures stored for them. A year's additive slices are the sums of its quarters' cells as
+    stored (the ones replaced now included); its medians and distinct customers, which are
+    not sums, are computed from the year's source rows as of `as_of`. Periods in `skip`
+    (frozen quarters, and years whose quarters are all frozen) keep their rows. Returns the
+    number of rows written.
     """
     skipped = set(skip)
     if connection.vendor == "postgresql":
@@ -530,9 +535,9 @@ def family_store(
         answers.repurchase_refresh([label for label in quarters if label not in skipped])
         return 0
     scope = full_years(quarters)
-    quarters_kept = [label for label in scope if label not in skipped]
+    quarters_kept = sorted({label for label in quarters if label not in skipped})
     periods = quarters_kept + [
-        year for year in sorted({q[:4] for q in scope}) if year not in skipped
+        year for year in sorted({q[:4] for q in quarters}) if year not in skipped
     ]
     if family == PeriodRollup.Family.CASES:
         computed = cases_compute(scope, as_of, quarters_kept)

@@ -78,9 +78,13 @@ class AnswerCell(CellAttributes, AnswerComponents):
             )
         ]
         # A combination of filters reads the cells of its quarters that match: the key serves
-        # the survey; these the agent, the team, and the channel with the segment.
+        # the survey; these the agent (with the channel and the segment after it, so an
+        # agent's cells of one channel and segment are found without reading the others),
+        # the team, and the channel with the segment.
         indexes = [
-            models.Index(fields=["quarter", "agent_id"], name="answer_cell_agent_idx"),
+            models.Index(
+                fields=["quarter", "agent_id", "channel", "segment"], name="answer_cell_agent_idx"
+            ),
             models.Index(fields=["quarter", "team_id"], name="answer_cell_team_idx"),
             models.Index(fields=["quarter", "channel", "segment"], name="answer_cell_channel_idx"),
         ]
@@ -220,9 +224,10 @@ class ReachCell(CellAttributes):
 
 
 class CombinationRollup(models.Model):
-    """Coverage or the median first-response time of one combination of filters for one
-    period, as of the moment its family's cells were computed (metrics.md: distinct customers
-    and medians are not sums of cells).
+    """Coverage, the median first-response time or the complaint categories (complaints and
+    distinct customers per category) of one combination of filters for one period, as of
+    the moment its family's cells were computed (metrics.md: distinct customers and medians
+    are not sums of cells).
 
     Stored the first time a dashboard reads the combination (metrics/rollups.py), computed
     exactly as a read without it would; deleted whenever the period's family is recomputed

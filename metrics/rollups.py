@@ -6,11 +6,11 @@ CaseCell, ReachCell), grouped in the database. A year adds its
 quarters, except for what cannot be added: distinct customers (coverage, customers per
 complaint category) and the median first-response time. For those, a combination of filters
 is computed as of the moment the cells were computed, from the rows that are not responses:
-interactions joined to the respondents rollup (RespondentQuarter), and the cases. Coverage
-and the median are computed the first time a combination is read and stored
-(CombinationRollup), keyed by that moment: a later read of the same combination reads one
-row; a recompute of the period's family deletes them (and moves the moment on). Nothing
-here reads a response or an answer.
+interactions joined to the respondents rollup (RespondentQuarter), and the cases. Coverage,
+the median and the complaint categories are computed the first time a combination is read
+and stored (CombinationRollup), keyed by that moment: a later read of the same combination
+reads one row; a recompute of the period's family deletes them (and moves the moment on).
+Nothing here reads a response or an answer.
 """
 
 from __future__ import annotations
@@ -130,14 +130,20 @@ def _grouped(
         .values("quarter", *group, *keys)
         .annotate(**{f"sum_{name}": Sum(name) for name in components})
         .order_by()
+        # Tuples: a combination can add up a few hundred score rows per quarter.
+        .values_list("quarter", *group, *keys, *(f"sum_{name}" for name in components))
     )
+    first_key = 1 + len(group)
+    first_sum = first_key + len(keys)
     for row in cells:
-        member = str(row[group[0]]) if group else ""
         yield (
-            row["quarter"],
-            member,
-            tuple(row[key] for key in keys),
-            {name: int(row[f"sum_{name}"] or 0) for name in components},
+            row[0],
+            str(row[1]) if group else "",
+            row[first_key:first_sum],
+            {
+                name: int(amount or 0)
+                for name, amount in zip(components, row[first_sum:], strict=True)
+            },
         )
 
 
@@ -202,14 +208,19 @@ def period_rollups(
     if _uses_slices(filters, by) is not None:
         return period_families(periods, [family], filters, by)[family]
     if family == PeriodRollup.Family.CATEGORIES:
-        return _categories_from_cases(periods, filters)
+        return _categories(periods, filters)
     model: type[CaseCell] | type[ReachCell] = (
         CaseCell if family == PeriodRollup.Family.CASES else ReachCell
     )
     additive = CASE_ADDITIVE if model is CaseCell else REACH_ADDITIVE
     group = [FILTER_FIELDS[by]] if by is not None else []
+    # Case cells have no survey (0): saying so lets the cell key's index narrow by the
+    # channel that follows it (a survey filter never reaches the case figures).
+    criteria = cell_filter(filters)
+    if model is CaseCell:
+        criteria.setdefault("survey_id", 0)
     cells = (
-        model.objects.filter(quarter__in=_quarter_labels(periods), **cell_filter(filters))
+        model.objects.filter(quarter__in=_quarter_labels(periods), **criteria)
         .exclude(**({group[0]: _none(by)} if by is not None else {}))
         .values("quarter", *group)
         .annotate(as_of_max=Max("as_of"), **{name: Sum(name) for name in additive})
@@ -239,6 +250,7 @@ def period_rollups(
 # neither survey nor channel (metrics.md, "Slices").
 COMBINATION_KINDS = {
     PeriodRollup.Family.CASES: frozenset(families.CASE_SLICES),
+    PeriodRollup.Family.CATEGORIES: frozenset(families.CASE_SLICES),
     PeriodRollup.Family.REACH: frozenset(families.COMMON_SLICES),
 }
 
@@ -256,10 +268,13 @@ def combination_key(family: str, filters: Filters) -> str:
 def combination_compute(
     family: str, label: str, periods: Sequence[Period], filters: Filters, as_of: datetime
 ) -> Components:
-    """Coverage (reach) or the median first-response time (cases) of a combination, computed
-    from the interactions or the cases as of the moment of the cells."""
+    """Coverage (reach), the median first-response time (cases) or the complaints and
+    customers per category (categories) of a combination, computed from the interactions or
+    the cases as of the moment of the cells."""
     if family == PeriodRollup.Family.CASES:
         return _median_from_cases(label, periods, filters, as_of)
+    if family == PeriodRollup.Family.CATEGORIES:
+        return _categories_from_cases(label, periods, filters, as_of)
     return _coverage_from_interactions(label, periods, filters, as_of)
 
 
@@ -367,28 +382,40 @@ def _coverage_from_interactions(
     return {name: int(row[name] or 0) for name in families.COVERAGE_AGGREGATES}
 
 
+def _categories(periods: Sequence[Period], filters: Filters) -> dict[tuple[str, str], Components]:
+    """Complaints and distinct customers per category for a combination of filters, as of
+    the moment of the period's case cells (computed on first read, then stored).
+
+    A quarter's case cells and its case rollups are written together, as of one moment: the
+    quarter's "all" row gives it in one index lookup (no row: the quarter has no case)."""
+    moments = PeriodRollup.objects.filter(
+        period__in=_quarter_labels(periods),
+        family=PeriodRollup.Family.CASES,
+        slice_kind=SliceKind.ALL,
+        slice_value="",
+    ).values_list("period", "as_of")
+    as_of = dict(moments)
+    wanted = {
+        (period.label, ""): (_period_as_of(period.label, periods, as_of), dict(filters))
+        for period in periods
+        if any(quarter.label in as_of for quarter in period_quarters(period))
+    }
+    return combination_figures(PeriodRollup.Family.CATEGORIES, periods, wanted)
+
+
 def _categories_from_cases(
-    periods: Sequence[Period], filters: Filters
-) -> dict[tuple[str, str], Components]:
-    """Complaints and distinct customers per category for a combination of filters."""
-    result: dict[tuple[str, str], Components] = {}
-    for period in periods:
-        labels = [quarter.label for quarter in period_quarters(period)]
-        as_of = CaseCell.objects.filter(quarter__in=labels).aggregate(moment=Max("as_of"))
-        if as_of["moment"] is None:
-            continue
-        rows = (
-            Case.objects.filter(
-                kind=Case.Kind.COMPLAINT,
-                quarter__in=labels,
-                opened_at__lte=as_of["moment"],
-                **_case_filter(filters),
-            )
-            .values("category_id")
-            .annotate(complaints=Count("pk"), customers=Count("customer", distinct=True))
-            .order_by()
+    label: str, periods: Sequence[Period], filters: Filters, as_of: datetime
+) -> Components:
+    """Complaints and distinct customers per category of a combination, from the cases."""
+    rows = (
+        Case.objects.filter(
+            kind=Case.Kind.COMPLAINT,
+            quarter__in=_labels(label, periods),
+            opened_at__lte=as_of,
+            **_case_filter(filters),
         )
-        result[(period.label, "")] = {
-            str(row["category_id"] or 0): [row["complaints"], row["customers"]] for row in rows
-        }
-    return result
+        .values("category_id")
+        .annotate(complaints=Count("pk"), customers=Count("customer", distinct=True))
+        .order_by()
+    )
+    return {str(row["category_id"] or 0): [row["complaints"], row["customers"]] for row in rows}

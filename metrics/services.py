@@ -155,15 +155,20 @@ def _frozen_periods() -> set[str]:
 def metrics_recompute_dirty(now: datetime | None = None) -> int:
     """Claim the dirty periods that are due and recompute them; returns how many ran."""
     now = now or timezone.now()
-    ran = 0
+    claimed: dict[str, list[str]] = {}
     for row in DirtyPeriod.objects.filter(due_at__lte=now).order_by("due_at")[:50]:
         # Claim by delete: of two workers, only the one that deletes the row recomputes.
-        claimed, _count = DirtyPeriod.objects.filter(pk=row.pk).delete()
-        if not claimed:
-            continue
-        families.family_store(row.family, [row.period], timezone.now(), skip=_frozen_periods())
-        ran += 1
-    return ran
+        deleted, _count = DirtyPeriod.objects.filter(pk=row.pk).delete()
+        if deleted:
+            claimed.setdefault(row.family, []).append(row.period)
+    # One recompute per family for the quarters claimed (and their years), all as of one
+    # moment: the other quarters of those years keep their rows and the combination figures
+    # stored for them; they had no event since their own recompute (an event marks its
+    # quarter), and what time alone changes in them the hourly refresh marks.
+    skip = _frozen_periods() if claimed else set()
+    for family, quarters in claimed.items():
+        families.family_store(family, quarters, timezone.now(), skip=skip)
+    return sum(len(quarters) for quarters in claimed.values())
 
 
 def metrics_refresh_open_periods(now: datetime | None = None) -> None:
@@ -269,7 +274,8 @@ def metrics_rebuild(
     skip = set() if include_frozen else _frozen_periods()
     for step, family in enumerate(stored, start=2):
         if scope:
-            families.family_store(family, scope, as_of, skip=skip)
+            # Whole years: the quarters of them with no event get their (empty) rows too.
+            families.family_store(family, families.full_years(scope), as_of, skip=skip)
         if job is not None:
             RecomputeJob.objects.filter(pk=job.pk).update(steps_done=step)
     weights_store_for_periods(scope, skip=skip)

@@ -35,12 +35,17 @@ from metrics.models import (
     AnswerSlice,
     CaseCell,
     CombinationRollup,
+    DirtyPeriod,
     PeriodRollup,
     ReachCell,
     RespondentQuarter,
 )
 from metrics.periods import period_parse
-from metrics.services import metrics_apply_interaction, metrics_rebuild
+from metrics.services import (
+    metrics_apply_interaction,
+    metrics_rebuild,
+    metrics_recompute_dirty,
+)
 from surveys.models import Customer, Interaction, Question, Response, Survey
 from surveys.services import response_submit
 from tests.metrics import dataset
@@ -586,6 +591,13 @@ def _figures_exactly(period: str, filters: dict[str, str]) -> dict[str, tuple[An
     }
 
 
+def _categories_exactly(period: str, filters: dict[str, str]) -> list[tuple[Any, ...]]:
+    return [
+        (row["category_id"], row["complaints"], row["customers"])
+        for row in selectors.complaint_categories(period, filters)
+    ]
+
+
 def _parsed(key: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in key.split("&")) if key else {}
 
@@ -607,22 +619,36 @@ def test_a_combinations_coverage_and_median_are_stored_once_and_read_back_unchan
 ) -> None:
     combos = [filters for filters in filter_combinations() if len(filters) >= 2]
     assert CombinationRollup.objects.count() == 0
-    first = {(p, str(f)): _figures_exactly(p, f) for p in COMBINATION_PERIODS for f in combos}
+    first = {
+        (p, str(f)): (_figures_exactly(p, f), _categories_exactly(p, f))
+        for p in COMBINATION_PERIODS
+        for f in combos
+    }
     stored = CombinationRollup.objects.count()
 
-    # Read again: every coverage and median now comes from the stored rows, with the same
-    # numbers to the last bit, and equal to the oracle; reading adds no row.
-    again = {(p, str(f)): _figures_exactly(p, f) for p in COMBINATION_PERIODS for f in combos}
+    # Read again: every coverage, median and complaint category now comes from the stored
+    # rows, with the same numbers to the last bit, and equal to the oracle; reading adds no
+    # row.
+    again = {
+        (p, str(f)): (_figures_exactly(p, f), _categories_exactly(p, f))
+        for p in COMBINATION_PERIODS
+        for f in combos
+    }
     problems = _differences(Oracle(AS_OF), COMBINATION_PERIODS, combos)
 
     assert again == first
     assert not problems, _report(problems)
     assert CombinationRollup.objects.count() == stored
-    # Both families, the periods read and the quarters before them (the change).
+    # Coverage and the median for the periods read and the quarters before them (the
+    # change); complaint categories for the periods read.
     assert {(row.family, row.period) for row in CombinationRollup.objects.all()} == {
-        (family, period)
-        for family in ("cases", "reach")
-        for period in ("2025Q1", "2024Q4", "2025", "2024")
+        *(
+            (family, period)
+            for family in ("cases", "reach")
+            for period in ("2025Q1", "2024Q4", "2025", "2024")
+        ),
+        ("categories", "2025Q1"),
+        ("categories", "2025"),
     }
     # The key holds only the filters a family depends on: no survey, and no channel for
     # coverage (interactions have neither).
@@ -692,7 +718,8 @@ def test_new_interactions_and_cases_of_a_period_replace_its_stored_combination_f
     assert after["first_response_time"].value != before["first_response_time"].value
     problems = _differences(Oracle(AS_OF), COMBINATION_PERIODS, [combo])
     assert not problems, _report(problems)
-    assert CombinationRollup.objects.filter(period__in=["2025Q1", "2025"]).count() == 4
+    # Coverage, median and (read by the comparison) complaint categories, for both periods.
+    assert CombinationRollup.objects.filter(period__in=["2025Q1", "2025"]).count() == 6
     assert not _stored_equal_computed()
 
 
@@ -720,3 +747,71 @@ def test_a_stored_combination_figure_of_an_earlier_moment_is_never_served(data: 
 
     assert _figures_exactly("2025Q1", combo) == expected
     assert CombinationRollup.objects.filter(period="2025Q1").count() == 4
+
+
+def test_an_event_recomputes_its_quarter_and_year_and_the_other_quarters_keep_their_figures(
+    data: Dataset,
+) -> None:
+    # An agent and segment with cases in 2025Q1 and 2025Q2, read for both quarters and the
+    # year: coverage and the median are stored for each.
+    cases = Case.objects.filter(agent__isnull=False).exclude(segment="")
+    sample = next(
+        case
+        for case in cases.filter(quarter="2025Q1").order_by("pk")
+        if cases.filter(quarter="2025Q2", agent=case.agent_id, segment=case.segment).exists()
+    )
+    combo = {"segment": sample.segment, "agent": str(sample.agent_id)}
+    periods = ["2025Q1", "2025Q2", "2025"]
+    before = {period: selectors.metric_figures(period, combo) for period in periods}
+    categories = {period: _categories_exactly(period, combo) for period in periods}
+    q1_rows = CombinationRollup.objects.filter(period="2025Q1").order_by("family")
+    kept = list(q1_rows.values_list("pk", "family", "components"))
+    assert [family for _pk, family, _components in kept] == ["cases", "categories", "reach"]
+    # A new customer of the segment: the complaint makes no earlier one a repeat, so only
+    # its own quarter is marked.
+    newcomer = Customer.objects.create(external_id="newcomer-q2", segment=sample.segment)
+    opened = local(2025, 5, 12, 9)
+
+    with time_machine.travel(AS_OF, tick=False):
+        complaint = case_log_complaint(
+            category=ComplaintCategory.objects.get(pk=data.categories[0]),
+            channel="phone",
+            summary="Still waiting.",
+            customer=newcomer,
+            agent=sample.agent,
+            opened_at=opened,
+        )
+        case_record_first_response(case=complaint, at=opened + timedelta(hours=30))
+        dataset.process_pending()
+        assert set(DirtyPeriod.objects.values_list("period", "family")) == {("2025Q2", "cases")}
+        ran = metrics_recompute_dirty(now=AS_OF + timedelta(minutes=1))
+
+    assert ran == 1
+    # 2025Q1 had no event: its stored coverage and median are still served (a first read
+    # of the combination in 2025Q1 is not paid again); 2025Q2's and the year's case figures
+    # were computed again.
+    assert list(q1_rows.values_list("pk", "family", "components")) == kept
+    assert not CombinationRollup.objects.filter(
+        period__in=["2025Q2", "2025"], family__in=["cases", "categories"]
+    ).exists()
+    after = {period: selectors.metric_figures(period, combo) for period in periods}
+    for period in ("2025Q2", "2025"):
+        assert after[period]["first_response_time"].n == (
+            before[period]["first_response_time"].n + 1
+        )
+    assert after["2025Q1"] == before["2025Q1"]
+    assert _categories_exactly("2025Q1", combo) == categories["2025Q1"]
+    for period in ("2025Q2", "2025"):
+        # The new complaint is one more in its category.
+        expected = {pk: complaints for pk, complaints, _customers in categories[period]}
+        expected[data.categories[0]] = expected.get(data.categories[0], 0) + 1
+        counts = _categories_exactly(period, combo)
+        assert {pk: complaints for pk, complaints, _customers in counts} == expected
+    problems = _differences(Oracle(AS_OF), periods, [{}, combo])
+    assert not problems, _report(problems)
+    assert not _stored_equal_computed()
+    # The incremental path equals a full recompute as of the same moment.
+    incremental = _rollups()
+    with time_machine.travel(AS_OF, tick=False):
+        metrics_rebuild(as_of=AS_OF)
+    assert _rollups() == incremental
