@@ -174,8 +174,11 @@ OUTBOX_RETRY_AFTER_SECONDS = env.int("OUTBOX_RETRY_AFTER_SECONDS", default=60)
 # Committed events are sent to the broker by a thread of the web process, off the request
 # path (csat/outbox.py); false sends each one from the request, after its commit.
 OUTBOX_PUBLISH_IN_BACKGROUND = env.bool("OUTBOX_PUBLISH_IN_BACKGROUND", default=True)
-# How long the publisher waits after an event for others to send with it (seconds).
-OUTBOX_PUBLISH_LINGER_SECONDS = env.float("OUTBOX_PUBLISH_LINGER_SECONDS", default=0.05)
+# How long the publisher waits after an event for others to send with it (seconds). A task
+# message costs the web process about 0.5 ms of CPU whatever its size: at 200 submissions a
+# second per process, 0.2 s makes that 0.01 ms a submission instead of 0.05 (at 0.05 s), and
+# an event reaches the worker at most 0.2 s later (follow-ups are measured in hours).
+OUTBOX_PUBLISH_LINGER_SECONDS = env.float("OUTBOX_PUBLISH_LINGER_SECONDS", default=0.2)
 # The API's hot statements (token lookup, response insert) are server-side prepared
 # statements (csat/prepared.py); turn off behind a connection pooler in transaction mode.
 PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)

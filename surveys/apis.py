@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from django.http import Http404
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.compat import split_header_value
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
+from rest_framework.utils import json as drf_json
 from rest_framework.views import APIView
 
 from csat.authentication import RecentTokenAuthentication
@@ -65,6 +71,15 @@ class SurveyListApi(APIView):
 SUBMIT_PERMISSION = "surveys.add_response"
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What ResponseCreateApi._store reads of a request, for its path without DRF."""
+
+    data: dict[str, Any]
+    headers: Any
+    user: Any
+
+
 # The hot path: a token this process saw recently is confirmed by the insert itself
 # (RecentTokenAuthentication), the survey's definition comes from a per-process cache that the
 # insert checks too (surveys/definitions.py); any refusal is confirmed first.
@@ -88,6 +103,86 @@ class ResponseCreateApi(APIView):
         channel = serializers.CharField()
         status = serializers.CharField()
         submitted_at = serializers.DateTimeField()
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        fast = self._fast_post(request, args, kwargs)
+        if fast is not None:
+            return fast
+        return super().dispatch(request, *args, **kwargs)
+
+    def _fast_post(
+        self, request: HttpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HttpResponse | None:
+        """The common call without DRF's request and response machinery: a POST of a JSON
+        object with plain answers and no customer, no Accept header (or */*,
+        application/json) and no query, from a token this process authenticated recently
+        (RecentTokenAuthentication) whose user has the permission. It does what DRF's path
+        does for that call: the same authentication (the insert confirms the token), the
+        same permission check, parse, store and output, and the same response bytes and
+        headers. Anything else, and any refusal (which stores nothing), returns None before
+        or instead of answering, and DRF's path handles the request as before."""
+        meta = request.META
+        if (
+            request.method != "POST"
+            or args
+            or list(kwargs) != ["public_id"]
+            or meta.get("CONTENT_TYPE") != "application/json"
+            or meta.get("HTTP_ACCEPT", "*/*") not in ("*/*", "application/json")
+            or meta.get("QUERY_STRING")
+            or connection.vendor != "postgresql"
+        ):
+            return None
+        header = meta.get("HTTP_AUTHORIZATION", "")
+        if header[:6].lower() != "token ":
+            return None
+        recent = RecentTokenAuthentication().recent(header[6:])
+        if recent is None:
+            return None
+        user, token = recent
+        if not user.has_perm(SUBMIT_PERMISSION):  # what has_perm(SUBMIT_PERMISSION) asks
+            return None
+        try:  # as DRF's JSONParser reads it: UTF-8, no NaN or Infinity
+            data = drf_json.loads(request.body.decode("utf-8"))
+        except Exception:
+            return None
+        if type(data) is not dict or "customer_external_id" in data:
+            return None
+        answers = data.get("answers")
+        if type(answers) is not dict or None in answers.values():
+            return None
+        if len(request.headers.get("Idempotency-Key", "").strip()) > 64:
+            return None
+        request.user = user  # as DRF's authentication sets it on the Django request
+        app_label, codename = SUBMIT_PERMISSION.split(".")
+        grants = TokenGrant(token.key, user.pk, app_label, codename)
+        try:
+            body, status_code = self._store(
+                _Call(data=data, headers=request.headers, user=user), kwargs["public_id"], grants
+            )
+        except (
+            services.DefinitionChanged,
+            ApplicationError,
+            serializers.ValidationError,
+            exceptions.APIException,
+            Http404,
+        ):
+            # Refused, or nothing stored: DRF's path confirms the token and answers (post()).
+            return None
+        self.args, self.kwargs = args, kwargs
+        renderer = self.get_renderers()[0]
+        response = HttpResponse(
+            renderer.render(body, renderer.media_type, {}),
+            status=status_code,
+            content_type=renderer.media_type,
+        )
+        # the headers APIView.finalize_response adds (Allow; Vary: Accept)
+        headers = dict(self.default_response_headers)
+        vary = headers.pop("Vary", None)
+        if vary is not None:
+            patch_vary_headers(response, list(split_header_value(vary)))
+        for key, value in headers.items():
+            response[key] = value
+        return response
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         """JSON without parsing the Accept header when the client sends none, */* or
@@ -141,6 +236,13 @@ class ResponseCreateApi(APIView):
     def post(self, request: Request, public_id: str) -> ApiResponse:
         if not getattr(request.auth, "unconfirmed", False):
             return self._post(request, public_id, None)
+        try:
+            request.data  # noqa: B018 - parsed once: DRF keeps empty data after a parse error
+        except exceptions.ParseError:
+            # a body that does not parse is refused whatever else: confirm the token first
+            self._confirm_token(request)
+            self.check_permissions(request)
+            raise
         app_label, codename = SUBMIT_PERMISSION.split(".")
         grants = TokenGrant(request.auth.key, request.user.pk, app_label, codename)
         try:
@@ -172,6 +274,13 @@ class ResponseCreateApi(APIView):
         request.user, request.auth = RecentTokenAuthentication().confirm(request.auth.key)
 
     def _post(self, request: Request, public_id: str, grants: TokenGrant | None) -> ApiResponse:
+        body, status_code = self._store(request, public_id, grants)
+        return ApiResponse(body, status=status_code)
+
+    def _store(
+        self, request: Request | _Call, public_id: str, grants: TokenGrant | None
+    ) -> tuple[dict[str, Any], int]:
+        """Validate and store the submission: (the output, 201 or 200 for a retry)."""
         definition = definitions.definition_get(public_id)
         for _attempt in range(3):
             if definition is None:
@@ -189,7 +298,7 @@ class ResponseCreateApi(APIView):
                     raise
                 definition = definitions.definition_load(public_id)
                 continue
-            return ApiResponse(
+            return (
                 {
                     "id": response.pk,
                     "survey": definition.survey.public_id,
@@ -197,7 +306,7 @@ class ResponseCreateApi(APIView):
                     "status": response.status,
                     "submitted_at": self._submitted_at.to_representation(response.submitted_at),
                 },
-                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+                status.HTTP_201_CREATED if created else status.HTTP_200_OK,
             )
         raise ApplicationError(
             _("Your answers could not be saved; please try again."),
@@ -206,7 +315,7 @@ class ResponseCreateApi(APIView):
 
     def _submit(
         self,
-        request: Request,
+        request: Request | _Call,
         definition: definitions.SurveyDefinition,
         grants: TokenGrant | None,
     ) -> tuple[SurveyResponse, bool]:

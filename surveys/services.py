@@ -231,29 +231,28 @@ def answers_validate(
     return [parsed[question.pk] for question in questions if question.pk in parsed]
 
 
-def _answer_rows(response: Response, answers: list[ParsedAnswer]) -> list[Answer]:
-    rows: list[Answer] = []
+def _answer_columns(answers: list[ParsedAnswer]) -> list[dict[str, Any]]:
+    """The Answer rows of the parsed answers: their column values by attname, without the
+    response (surveys/ingest.py takes them as they are, no Answer instances built)."""
+    rows: list[dict[str, Any]] = []
     for answer in answers:
+        question_id = answer.question.pk
         if answer.row_scores:
             rows.extend(
-                Answer(response=response, question=answer.question, grid_row_id=row, number=score)
+                {"question_id": question_id, "grid_row_id": row, "number": score}
                 for row, score in answer.row_scores
             )
         elif answer.choice_ids:
             rows.extend(
-                Answer(response=response, question=answer.question, choice_id=choice)
-                for choice in answer.choice_ids
+                {"question_id": question_id, "choice_id": choice} for choice in answer.choice_ids
             )
         else:
-            rows.append(
-                Answer(
-                    response=response,
-                    question=answer.question,
-                    number=answer.number,
-                    text=answer.text,
-                )
-            )
+            rows.append({"question_id": question_id, "number": answer.number, "text": answer.text})
     return rows
+
+
+def _answer_rows(response: Response, answers: list[ParsedAnswer]) -> list[Answer]:
+    return [Answer(response=response, **row) for row in _answer_columns(answers)]
 
 
 def _original(survey: Survey, submission_key: str) -> Response | None:
@@ -370,7 +369,7 @@ def response_submit(
             )
             stored = response_store(
                 response,
-                _answer_rows(response, answers),
+                _answer_columns(answers),
                 expected_version=definition.version if definition else None,
                 grants=grants,
             )
