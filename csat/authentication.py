@@ -119,8 +119,10 @@ class TokenWithPermissionsAuthentication(TokenAuthentication):
         return user, token
 
 
-# Token rows (user columns and permissions) of recent callers, per process.
-_recent: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+# Recent callers per process: the user (with the permissions read with the token) and an
+# unconfirmed token, built once from the token's row. They are read, never changed, by the
+# one view that uses them, so requests can share them.
+_recent: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 _recent_lock = Lock()
 RECENT_TOKENS = 1024
 
@@ -149,14 +151,10 @@ class RecentTokenAuthentication(TokenWithPermissionsAuthentication):
         """(user, token) of `key` if this process saw it recently, the token `unconfirmed`;
         None otherwise. Asks no database."""
         with _recent_lock:
-            row = _recent.get(key)
-            if row is not None:
+            recent = _recent.get(key)
+            if recent is not None:
                 _recent.move_to_end(key)
-        if row is None:
-            return None
-        user, token = self._from_row(key, row)
-        token.unconfirmed = True
-        return user, token
+        return recent
 
     def confirm(self, key: str) -> tuple[Any, Any]:
         """Authenticate `key` with the database (401 as usual) and remember it."""
@@ -169,8 +167,10 @@ class RecentTokenAuthentication(TokenWithPermissionsAuthentication):
         user, token = self._from_row(key, row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        recent_user, recent_token = self._from_row(key, row)
+        recent_token.unconfirmed = True
         with _recent_lock:
-            _recent[key] = row
+            _recent[key] = (recent_user, recent_token)
             while len(_recent) > RECENT_TOKENS:
                 _recent.popitem(last=False)
         return user, token
