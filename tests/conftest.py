@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.utils import translation
+from playwright.sync_api import Browser, sync_playwright
 
 from accounts.models import Role, Team, User
 from accounts.services import user_create
 from surveys.models import Survey
 from surveys.services import survey_create_nps
+from tests.browser.support import CHROMIUM
 
 PASSWORD = "correct-horse-battery"
 
@@ -130,3 +132,25 @@ def _default_language_after_each_test() -> Iterator[None]:
     would get Chinese. Each test ends back in the default language."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless. `make test` installs it when missing; where it cannot be
+    installed the browser tests are skipped locally, and in CI a skip fails the run
+    (conftest.py at the root)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs Chromium: apt-get install chromium")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls around it are safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+        # ORM calls made while Playwright's loop runs get connections of their own: close them,
+        # or they outlive the test and block the test database's teardown.
+        connections.close_all()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

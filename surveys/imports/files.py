@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -266,17 +267,19 @@ def cell_text(cell: Cell) -> str:
     return str(cell)
 
 
-class RowReader:
+class RowReader(ABC):
     """Iterates (row number, cells) over the data rows; the header is row 1, as in a
     spreadsheet. Entirely blank rows are passed over."""
 
     headers: list[str]
 
+    @abstractmethod
     def __iter__(self) -> Iterator[tuple[int, list[Cell]]]:
-        raise NotImplementedError
+        """(row number, cells) of each data row."""
 
+    @abstractmethod
     def fraction_read(self) -> float:
-        raise NotImplementedError
+        """How much of the file has been read, 0 to 1 (the progress bar)."""
 
 
 class CsvRowReader(RowReader):

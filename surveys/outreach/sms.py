@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -42,14 +43,14 @@ class SmsTerminalError(SmsError):
     """Refused for good; trying again will not help."""
 
 
-class BaseSmsBackend:
+class BaseSmsBackend(ABC):
     # True when the provider reports delivery later (a receipt); otherwise handing the message
     # over counts as delivered.
     reports_delivery: ClassVar[bool] = False
 
+    @abstractmethod
     def send(self, message: SmsMessage) -> str:
         """Send one message; return the provider's message id."""
-        raise NotImplementedError
 
 
 class ConsoleSmsBackend(BaseSmsBackend):

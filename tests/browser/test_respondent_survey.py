@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
 from surveys.models import Channel, Invitation, Response, Survey
-from tests.browser.test_respondent_phone import ARTIFACTS, PHONE, browser  # noqa: F401
+from tests.browser.support import ARTIFACTS
+from tests.browser.test_respondent_phone import PHONE
 from tests.surveys.builders import customer, multi_kind_survey
 
 
@@ -32,7 +33,7 @@ def _answer_everything_but_nps(page: Page) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_customer_answers_every_kind_on_a_phone_and_the_follow_up_appears(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     live_server: object,
     staff: User,
 ) -> None:
@@ -60,7 +61,7 @@ def test_customer_answers_every_kind_on_a_phone_and_the_follow_up_appears(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_whole_survey_works_without_javascript(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     live_server: object,
     staff: User,
 ) -> None:
@@ -84,7 +85,7 @@ def test_the_whole_survey_works_without_javascript(
 
 @pytest.mark.django_db(transaction=True)
 def test_personal_link_saves_a_partial_answer_and_resumes_it(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     live_server: object,
     staff: User,
 ) -> None:

@@ -12,9 +12,8 @@ from accounts.models import Role
 from accounts.services import user_create
 from metrics.services import weights_set
 from surveys.models import Dimension
-from tests.browser.test_staff_forms import ARTIFACTS, PASSWORD, _log_in, browser
-
-__all__ = ["browser"]
+from tests.browser.support import ARTIFACTS
+from tests.browser.test_staff_forms import PASSWORD, _log_in
 
 
 @pytest.mark.django_db(transaction=True)

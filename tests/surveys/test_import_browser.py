@@ -3,45 +3,22 @@ import progress on the page (import.js polls), confirm, see the result."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
 from surveys.imports import services
 from surveys.imports.models import ImportJob
 from surveys.models import Response, Survey
+from tests.browser.support import ARTIFACTS
 from tests.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PANEL = (
     "response_id,submitted_at,score,why\n"
     "P-1,2025-05-01 10:00,10,Fast and friendly\n"
     "P-2,2025-05-01 11:00,3,Nobody called back\n"
     "P-3,2025-05-01 12:00,eleven,\n"
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Chromium: apt-get install chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls around it are safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-        connections.close_all()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def _log_in(page: Page, base_url: str, user: User) -> None:

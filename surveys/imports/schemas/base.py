@@ -5,6 +5,7 @@ customers looked up once per chunk)."""
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -156,7 +157,7 @@ def parse_yes_no(text: str) -> bool:
     raise ValueError(_("Answer yes or no."))
 
 
-class RowSchema:
+class RowSchema(ABC):
     """The targets of a kind of import and the parser of its rows."""
 
     kind: str
@@ -269,15 +270,16 @@ class RowSchema:
                     )
         return result
 
-    def prepare(self, rows: Sequence[tuple[int, list[Cell]]]) -> None:
-        """Look up, once per chunk, what the rows refer to."""
+    def prepare(self, rows: Sequence[tuple[int, list[Cell]]]) -> None:  # noqa: B027 (optional hook)
+        """Look up, once per chunk, what the rows refer to (nothing, unless a kind needs it)."""
 
+    @abstractmethod
     def parse_row(self, number: int, cells: Sequence[Cell]) -> Any:
-        raise NotImplementedError
+        """The checked row; raises RowProblems naming each bad cell."""
 
+    @abstractmethod
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         """Keys an earlier import already stored."""
-        raise NotImplementedError
 
     # -- helpers
 
