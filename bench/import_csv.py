@@ -543,19 +543,10 @@ def phase_import(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_handoff(args: argparse.Namespace) -> dict[str, Any]:
     _django()
-    from csat.models import OutboxEvent
-    from csat.outbox import outbox_process
+    from csat.outbox import outbox_drain
 
     elapsed = _timer()
-    events = 0
-    while pending := list(
-        OutboxEvent.objects.filter(processed_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        for event_id in pending:
-            outbox_process(event_id)
-            events += 1
+    events = outbox_drain()
     return {"seconds": elapsed(), "events": events}
 
 

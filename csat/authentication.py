@@ -100,6 +100,12 @@ class TokenWithPermissionsAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         if connection.vendor != "postgresql":
             return super().authenticate_credentials(key)
+        _row, user, token = self._read(key)
+        return user, token
+
+    def _read(self, key: str) -> tuple[tuple[Any, ...], Any, Any]:
+        """The token's row, user and token from the database (PostgreSQL, one prepared
+        statement); 401 for an unknown token or an inactive user, as DRF answers."""
         with connection.cursor() as cursor:
             execute_prepared(cursor, *_token_query(), [key])
             row = cursor.fetchone()
@@ -108,7 +114,7 @@ class TokenWithPermissionsAuthentication(TokenAuthentication):
         user, token = self._from_row(key, row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        return user, token
+        return row, user, token
 
     def _from_row(self, key: str, row: tuple[Any, ...]) -> tuple[Any, Any]:
         user = get_user_model().from_db(connection.alias, _user_fields(), row[:-1])
@@ -159,14 +165,7 @@ class RecentTokenAuthentication(TokenWithPermissionsAuthentication):
     def confirm(self, key: str) -> tuple[Any, Any]:
         """Authenticate `key` with the database (401 as usual) and remember it."""
         forget_token(key)
-        with connection.cursor() as cursor:
-            execute_prepared(cursor, *_token_query(), [key])
-            row = cursor.fetchone()
-        if row is None:
-            raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user, token = self._from_row(key, row)
-        if not user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        row, user, token = self._read(key)
         recent_user, recent_token = self._from_row(key, row)
         recent_token.unconfirmed = True
         with _recent_lock:

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from csat.models import OutboxEvent
-from csat.outbox import outbox_process
+from csat.outbox import outbox_drain
 from feedback.models import Case, ComplaintCategory, ImprovementAction, RootCause
 from feedback.services import (
     case_log_complaint,
@@ -83,18 +83,7 @@ def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> da
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-def process_pending() -> int:
-    """Run every unprocessed outbox event, as the worker would, until none is left."""
-    count = 0
-    while pending := list(
-        OutboxEvent.objects.filter(processed_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        for event_id in pending:
-            outbox_process(event_id)
-            count += 1
-    return count
+process_pending = outbox_drain
 
 
 def recompute_dirty(as_of: datetime = AS_OF) -> int:

@@ -7,8 +7,7 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import User
-from csat.models import OutboxEvent
-from csat.outbox import outbox_process
+from csat.outbox import outbox_drain
 from surveys.imports import services
 from surveys.imports.models import ImportJob
 from surveys.models import Question, Survey
@@ -48,18 +47,7 @@ def import_file(content: str | bytes, columns: dict[int, str], **upload_options:
     return run(check(upload(content, **upload_options), columns))
 
 
-def drain_outbox() -> int:
-    """Run every pending outbox event (handlers may record more); returns how many ran."""
-    ran = 0
-    while pending := list(
-        OutboxEvent.objects.filter(processed_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        for event_id in pending:
-            outbox_process(event_id)
-            ran += 1
-    return ran
+drain_outbox = outbox_drain
 
 
 def nps_columns(survey: Survey) -> dict[int, str]:

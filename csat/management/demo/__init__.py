@@ -15,26 +15,10 @@ from csat.management.demo.history import History
 from csat.management.demo.imports import imports_load
 from csat.management.demo.outreach import Outreach
 from csat.management.demo.showcase import Showcase
-from csat.models import OutboxEvent
-from csat.outbox import outbox_process
+from csat.outbox import outbox_drain
 from metrics.services import metrics_rebuild, responses_link_purchases
 
 BACKENDS = "csat.management.demo.backends"
-
-
-def outbox_drain() -> int:
-    """Run every pending outbox event here, as the worker would (cases for low scores, the
-    figures); returns how many ran. The tasks sent after commit then find them done."""
-    ran = 0
-    while pending := list(
-        OutboxEvent.objects.filter(processed_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        for event_id in pending:
-            outbox_process(event_id)
-            ran += 1
-    return ran
 
 
 def features_load(history: History, rng: random.Random) -> None:
