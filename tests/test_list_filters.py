@@ -53,3 +53,17 @@ def test_import_list_with_an_unknown_survey_is_refused_naming_the_parameter(
     assert "survey: no survey has the id “999999”." in page
     assert staff_client.get(f"/imports/?survey={nps_survey.pk}").status_code == 200
     assert staff_client.get("/imports/?survey=abc").status_code == 400
+
+
+def test_the_next_page_of_a_searched_customer_list_keeps_the_search_and_the_segment(
+    staff_client: Client,
+) -> None:
+    Customer.objects.bulk_create(
+        Customer(external_id=f"C-{number:03d}", name=f"Li {number}", segment="normal")
+        for number in range(101)
+    )
+    page = html.unescape(staff_client.get("/customers/?q=Li&segment=normal").content.decode())
+    assert 'href="?q=Li&segment=normal&page=2"' in page
+    assert "Page 1 of 2" in page
+    second = staff_client.get("/customers/?q=Li&segment=normal&page=2").content.decode()
+    assert "C-100" in second
