@@ -280,6 +280,9 @@ METRICS_REPURCHASE_WINDOW_HOURS = env.int("METRICS_REPURCHASE_WINDOW_HOURS", def
 METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default=30)
 # Rollups of periods touched by new events are recomputed this many seconds later (batched).
 METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)
+# A claimed dirty period whose recompute has not finished by then is claimed again (its
+# worker died): longer than the slowest family recompute.
+METRICS_DIRTY_LEASE_SECONDS = env.int("METRICS_DIRTY_LEASE_SECONDS", default=900)
 
 # ---------------------------------------------------------------- respondent pages (issue 3)
 # Public survey POSTs per client IP (django-ratelimit, counted in the default cache: Redis in

@@ -258,7 +258,7 @@ WITH flip AS (
         SELECT i.quarter FROM surveys_invitation i
         JOIN surveys_response r ON r.invitation_id = i.id WHERE r.id = $1
     ) q WHERE q.quarter <> '' AND $2 IS NOT NULL
-    ON CONFLICT (period, family) DO NOTHING RETURNING 1
+    ON CONFLICT (period, family) WHERE claimed_at IS NULL DO NOTHING RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM flip)
 """

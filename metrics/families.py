@@ -507,6 +507,12 @@ def _store_periods(
     return len(rows)
 
 
+def family_lock(family: str) -> int:
+    """The second key of the advisory lock a family's recompute holds (the first is
+    answers.ROLLUP_LOCK)."""
+    return list(PeriodRollup.Family.values).index(family) + 1
+
+
 @transaction.atomic
 def family_store(
     family: str, quarters: Sequence[str], as_of: datetime, skip: Iterable[str] = ()
@@ -525,6 +531,11 @@ def family_store(
     skipped = set(skip)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # One recompute of a family at a time: a later one waits for the running one and
+            # then reads the rows as they are after it, so an older result never lands last.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [answers.ROLLUP_LOCK, family_lock(family)]
+            )
             # The grouped queries over the cases and interactions sort hundreds of thousands
             # of rows: in memory rather than on disk; and no JIT compilation, which cost
             # more than a second per query at 10M responses for no gain.

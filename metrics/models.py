@@ -255,15 +255,26 @@ class CombinationRollup(models.Model):
 
 
 class DirtyPeriod(models.Model):
-    """A period whose PeriodRollups must be recomputed; claimed by a periodic task."""
+    """A period whose PeriodRollups must be recomputed; claimed by a periodic task.
+
+    A worker claims a row by stamping `claimed_at` and deletes it only once the recompute has
+    committed (and only if the stamp is still its own): a worker killed in between leaves the
+    row, which another worker claims again once the lease has run out. An event arriving
+    while its period is claimed adds a new, unclaimed row (one unclaimed row per period and
+    family), so that what it changed is recomputed after the running recompute."""
 
     period = models.CharField(max_length=6)
     family = models.CharField(max_length=16, choices=PeriodRollup.Family.choices)
     due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["period", "family"], name="dirty_period_key")
+            models.UniqueConstraint(
+                fields=["period", "family"],
+                condition=models.Q(claimed_at__isnull=True),
+                name="dirty_period_unclaimed_key",
+            )
         ]
 
     def __str__(self) -> str:

@@ -37,8 +37,9 @@ Family = PeriodRollup.Family
 def metrics_mark_dirty(quarters: Iterable[str], family_names: Iterable[str]) -> None:
     """Ask for a recompute of these families for these quarters, batched a few seconds."""
     due = timezone.now() + timedelta(seconds=settings.METRICS_DIRTY_DELAY_SECONDS)
-    # One statement; an existing row keeps its earlier due time (ignore_conflicts), so a busy
-    # quarter is not postponed indefinitely.
+    # One statement; an existing unclaimed row keeps its earlier due time (ignore_conflicts),
+    # so a busy quarter is not postponed indefinitely. A claimed row does not conflict: the
+    # new one asks for a recompute after the one running.
     DirtyPeriod.objects.bulk_create(
         [
             DirtyPeriod(period=quarter, family=family, due_at=due)
@@ -153,22 +154,39 @@ def _frozen_periods() -> set[str]:
 
 
 def metrics_recompute_dirty(now: datetime | None = None) -> int:
-    """Claim the dirty periods that are due and recompute them; returns how many ran."""
+    """Claim the dirty periods that are due and recompute them; returns how many ran.
+
+    A claim is a lease (`claimed_at`): the rows are deleted only after their family's
+    recompute has committed, so a worker killed in between loses nothing; once the lease has
+    run out, the next run claims them again."""
     now = now or timezone.now()
-    claimed: dict[str, list[str]] = {}
-    for row in DirtyPeriod.objects.filter(due_at__lte=now).order_by("due_at")[:50]:
-        # Claim by delete: of two workers, only the one that deletes the row recomputes.
-        deleted, _count = DirtyPeriod.objects.filter(pk=row.pk).delete()
-        if deleted:
-            claimed.setdefault(row.family, []).append(row.period)
+    lease = timedelta(seconds=settings.METRICS_DIRTY_LEASE_SECONDS)
+    with transaction.atomic():
+        # Rows another claimer holds are skipped; rows claimed by a worker that died come back
+        # once their lease ran out.
+        rows = list(
+            DirtyPeriod.objects.select_for_update(skip_locked=True)
+            .filter(due_at__lte=now)
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease))
+            .order_by("due_at")[:50]
+        )
+        stamp = timezone.now()
+        DirtyPeriod.objects.filter(pk__in=[row.pk for row in rows]).update(claimed_at=stamp)
+    claimed: dict[str, list[DirtyPeriod]] = {}
+    for row in rows:
+        claimed.setdefault(row.family, []).append(row)
     # One recompute per family for the quarters claimed (and their years), all as of one
     # moment: the other quarters of those years keep their rows and the combination figures
     # stored for them; they had no event since their own recompute (an event marks its
     # quarter), and what time alone changes in them the hourly refresh marks.
     skip = _frozen_periods() if claimed else set()
-    for family, quarters in claimed.items():
-        families.family_store(family, quarters, timezone.now(), skip=skip)
-    return sum(len(quarters) for quarters in claimed.values())
+    for family, marks in claimed.items():
+        families.family_store(
+            family, sorted({row.period for row in marks}), timezone.now(), skip=skip
+        )
+        # Done: release the claim, unless it ran out and another worker holds it now.
+        DirtyPeriod.objects.filter(pk__in=[row.pk for row in marks], claimed_at=stamp).delete()
+    return len(rows)
 
 
 def metrics_refresh_open_periods(now: datetime | None = None) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from csat.models import OutboxEvent
@@ -50,6 +53,75 @@ def test_a_response_marks_its_quarter_dirty_and_the_periodic_task_clears_it(
     cases = PeriodRollup.objects.get(period="2025Q2", family="cases", slice_kind="all")
     assert cases.components["cases"] == 1
     assert PeriodRollup.objects.filter(period="2025", family="cases", slice_kind="all").exists()
+
+
+def test_a_recompute_that_dies_keeps_its_dirty_periods_until_the_lease_runs_out(
+    nps_survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a dirty quarter, and a worker that dies in the middle of its recompute
+    _submit(nps_survey, 3, datetime(2025, 5, 1, tzinfo=SHANGHAI))
+    real_store = services.families.family_store
+
+    def dies(*args: object, **kwargs: object) -> int:
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(services.families, "family_store", dies)
+    soon = timezone.now() + timedelta(minutes=1)
+    with time_machine.travel(soon, tick=False), pytest.raises(SystemExit):
+        tasks.metrics_recompute_dirty()
+
+    # then the marks are still there, claimed: not taken again while the lease runs
+    marks = set(DirtyPeriod.objects.values_list("period", "family"))
+    assert marks == {("2025Q2", "reach"), ("2025Q2", "cases")}
+    assert not DirtyPeriod.objects.filter(claimed_at__isnull=True).exists()
+    monkeypatch.setattr(services.families, "family_store", real_store)
+    with time_machine.travel(soon + timedelta(minutes=1), tick=False):
+        assert tasks.metrics_recompute_dirty() == 0
+    assert not PeriodRollup.objects.filter(period="2025Q2", family="cases").exists()
+
+    # and once the lease has run out, the next run recomputes them and clears them
+    lease = timedelta(seconds=settings.METRICS_DIRTY_LEASE_SECONDS)
+    with time_machine.travel(soon + lease + timedelta(seconds=1), tick=False):
+        assert tasks.metrics_recompute_dirty() == 2
+    assert not DirtyPeriod.objects.exists()
+    cases = PeriodRollup.objects.get(period="2025Q2", family="cases", slice_kind="all")
+    assert cases.components["cases"] == 1
+
+
+def test_an_event_during_a_recompute_asks_for_another_one(
+    nps_survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a dirty quarter being recomputed (a detractor's response opened a case)
+    _submit(nps_survey, 3, datetime(2025, 5, 1, tzinfo=SHANGHAI))
+    real_store = services.families.family_store
+    during: list[set[tuple[str, str]]] = []
+
+    def store_while_a_case_is_logged(family: str, *args: Any, **kwargs: Any) -> int:
+        written = real_store(family, *args, **kwargs)
+        if family == "cases" and not during:
+            # when another detractor's response (and its case) commits while it runs
+            _submit(nps_survey, 2, datetime(2025, 5, 2, tzinfo=SHANGHAI))
+            during.append(set(DirtyPeriod.objects.values_list("period", "family")))
+        return written
+
+    monkeypatch.setattr(services.families, "family_store", store_while_a_case_is_logged)
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        assert tasks.metrics_recompute_dirty() == 2
+    monkeypatch.setattr(services.families, "family_store", real_store)
+
+    # then the claimed marks are gone and the event's own marks wait for the next run
+    assert during == [{("2025Q2", "reach"), ("2025Q2", "cases")}]
+    unclaimed = DirtyPeriod.objects.filter(claimed_at__isnull=True)
+    assert set(unclaimed.values_list("period", "family")) == {
+        ("2025Q2", "reach"),
+        ("2025Q2", "cases"),
+    }
+    assert DirtyPeriod.objects.count() == 2
+    with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=False):
+        assert tasks.metrics_recompute_dirty() == 2
+    cases = PeriodRollup.objects.get(period="2025Q2", family="cases", slice_kind="all")
+    assert cases.components["cases"] == 2
+    assert not DirtyPeriod.objects.exists()
 
 
 def test_recompute_job_runs_once_and_reports_progress(nps_survey: Survey) -> None:
