@@ -664,7 +664,8 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
     case_columns = (
         "kind, status, customer_id, response_id, category_id, channel, interaction_id, "
         "touchpoint_id, segment, agent_id, team_id, assignee_id, summary, opened_at, quarter, "
-        "first_response_due_at, resolution_due_at, first_response_at, resolved_at, contact_count"
+        "first_response_due_at, resolution_due_at, first_response_at, resolved_at, contact_count, "
+        "resolution, resolution_note"
     )
     # First response within 0-40 h (93 %, skewed early), resolution 6-76 h later (85 %);
     # nothing after now.
@@ -685,7 +686,8 @@ def _generation_statements(ref: dict[str, Any], n: int) -> list[tuple[str, str]]
         "{response}, {category}, x.channel, {interaction}, x.touchpoint_id, x.segment, "
         "x.agent_id, x.team_id, x.agent_id, '', x.opened_at, x.quarter, "
         "x.opened_at + interval '24 hours', x.opened_at + interval '48 hours', "
-        "x.first_response_at, x.resolved_at, x.contact_count"
+        "x.first_response_at, x.resolved_at, x.contact_count, "
+        "CASE WHEN x.resolved_at IS NULL THEN '' ELSE 'Resolved with the customer.' END, ''"
     )
     invitation_columns = (
         "id, survey_id, customer_id, channel, token, status, interaction_id, agent_id, team_id, "

@@ -6,6 +6,7 @@ Production sets DJANGO_DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -280,6 +281,8 @@ METRICS_REPURCHASE_WINDOW_HOURS = env.int("METRICS_REPURCHASE_WINDOW_HOURS", def
 METRICS_REPEAT_COMPLAINT_DAYS = env.int("METRICS_REPEAT_COMPLAINT_DAYS", default=30)
 # Rollups of periods touched by new events are recomputed this many seconds later (batched).
 METRICS_DIRTY_DELAY_SECONDS = env.int("METRICS_DIRTY_DELAY_SECONDS", default=5)
+# Connections that group the answers side by side in a full rebuild (one per core).
+METRICS_REBUILD_CONNECTIONS = env.int("METRICS_REBUILD_CONNECTIONS", default=os.cpu_count() or 1)
 # A claimed dirty period whose recompute has not finished by then is claimed again (its
 # worker died): longer than the slowest family recompute.
 METRICS_DIRTY_LEASE_SECONDS = env.int("METRICS_DIRTY_LEASE_SECONDS", default=900)
