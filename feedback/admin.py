@@ -4,9 +4,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from feedback.models import Case, ComplaintCategory, ImprovementAction, SlaPolicy
+from feedback.services import cases_action_links_changed
 
 
 @admin.register(ComplaintCategory)
@@ -26,6 +28,23 @@ class CaseAdmin(admin.ModelAdmin):
 class ImprovementActionAdmin(admin.ModelAdmin):
     list_display = ("title", "owner", "lead_department", "deadline", "status")
     filter_horizontal = ("cases",)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Cases linked or unlinked here change their quarters' problem conversion.
+        action = form.instance
+        before = set(action.cases.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        cases_action_links_changed(before ^ set(action.cases.values_list("pk", flat=True)))
+
+    def delete_model(self, request: HttpRequest, obj: ImprovementAction) -> None:
+        linked = list(obj.cases.values_list("pk", flat=True))
+        super().delete_model(request, obj)
+        cases_action_links_changed(linked)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        linked = list(Case.objects.filter(actions__in=queryset).values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        cases_action_links_changed(linked)
 
 
 class SlaPolicyForm(forms.ModelForm):

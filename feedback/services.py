@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -14,7 +14,7 @@ from accounts.models import User
 from csat.errors import ApplicationError
 from csat.models import OutboxEvent
 from csat.outbox import outbox_record
-from feedback.models import Case, ComplaintCategory, SlaPolicy
+from feedback.models import Case, ComplaintCategory, ImprovementAction, SlaPolicy
 from metrics import formulas
 from metrics.families import repeat_window
 from metrics.models import PeriodRollup
@@ -400,3 +400,45 @@ def case_categorise(*, case: Case, category_id: int | str | None) -> Case:
     outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
     locked.refresh_from_db()
     return locked
+
+
+def _action_of(action_id: int | str | None) -> ImprovementAction | None:
+    if action_id in (None, "") or not str(action_id).isdigit():
+        return None
+    return ImprovementAction.objects.filter(pk=int(action_id)).first()
+
+
+@transaction.atomic
+def case_link_action(*, case: Case, action_id: int | str | None) -> ImprovementAction:
+    """Record that a case feeds an improvement action (problem conversion, metrics.md)."""
+    action = _action_of(action_id)
+    if action is None:
+        raise ApplicationError(
+            _("The case was not linked."),
+            {"action": [_("Choose one of the improvement actions.")]},
+        )
+    if not action.cases.filter(pk=case.pk).exists():
+        action.cases.add(case)
+        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    return action
+
+
+@transaction.atomic
+def case_unlink_action(*, case: Case, action_id: int | str | None) -> ImprovementAction:
+    """Take a case off an improvement action it was linked to by mistake."""
+    action = _action_of(action_id)
+    if action is None or not action.cases.filter(pk=case.pk).exists():
+        raise ApplicationError(
+            _("The case was not unlinked."),
+            {"action": [_("The case does not feed this improvement action.")]},
+        )
+    action.cases.remove(case)
+    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    return action
+
+
+def cases_action_links_changed(case_ids: Iterable[int]) -> None:
+    """Cases linked to or unlinked from actions elsewhere (the admin): recompute their
+    quarters' problem conversion."""
+    for case_id in sorted(set(case_ids)):
+        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case_id)

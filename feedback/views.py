@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -109,6 +110,11 @@ def _case_page(
         "case": case,
         "answers": answers,
         "actions": list(case.actions.select_related("owner")),
+        "linkable_actions": (
+            list(ImprovementAction.objects.exclude(cases=case).order_by("status", "deadline", "pk"))
+            if request.user.has_perm("feedback.change_improvementaction")
+            else []
+        ),
         "first_response_overdue": case.status == Case.Status.OPEN
         and case.first_response_at is None
         and case.first_response_due_at < now,
@@ -136,13 +142,23 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         "category": lambda: services.case_categorise(
             case=case, category_id=request.POST.get("category", "")
         ),
+        "link-action": lambda: services.case_link_action(
+            case=case, action_id=request.POST.get("action", "")
+        ),
+        "unlink-action": lambda: services.case_unlink_action(
+            case=case, action_id=request.POST.get("action", "")
+        ),
     }
     if action not in actions:
         return HttpResponse(status=404)
+    if action.endswith("-action") and not request.user.has_perm(
+        "feedback.change_improvementaction"
+    ):
+        raise PermissionDenied
     try:
         actions[action]()
     except ApplicationError as error:
-        if error.fields.keys() & {"resolution", "category"}:
+        if error.fields.keys() & {"resolution", "category", "action"}:
             # Beside the field, with what was typed kept (a resolution can be long).
             values = {name: request.POST.get(name, "") for name in ("resolution", "category")}
             return _case_page(request, pk, error.fields, values, status=400)
@@ -150,6 +166,10 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         if action == "category":
             messages.success(request, _("Category saved."))
+        elif action == "link-action":
+            messages.success(request, _("The case now feeds this improvement action."))
+        elif action == "unlink-action":
+            messages.success(request, _("The case no longer feeds this improvement action."))
     return redirect("feedback:detail", pk=case.pk)
 
 

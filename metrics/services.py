@@ -410,10 +410,12 @@ def weights_set(
     problem = formulas.weights_total_error(parsed)
     if problem:
         raise ApplicationError(problem, {"weights": [problem]})
+    # Before: the weights in force from that date until now (a version starting on it, or
+    # else the latest earlier one).
+    before = weights_as_dict(weights_profile_in_force(effective_from))
     profile, _created = WeightProfile.objects.get_or_create(
         effective_from=effective_from, defaults={"created_by": user}
     )
-    before = weights_as_dict(profile)
     profile.weights.all().delete()
     Weight.objects.bulk_create(
         Weight(profile=profile, dimension=known[code], percent=percent)

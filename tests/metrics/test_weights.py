@@ -46,6 +46,26 @@ def test_admin_saves_weights_and_the_change_is_recorded(
     assert RecomputeJob.objects.get().reason == "Weights changed"
 
 
+def test_a_new_version_records_the_weights_it_replaces_from_its_date(
+    dimensions: dict[str, Dimension],
+) -> None:
+    # given the healthcare weights from January
+    weights_set(effective_from=date(2025, 1, 1), weights=HEALTHCARE, user=None)
+
+    # when a version from July moves 10 points from emotional value to outcome
+    weights_set(
+        effective_from=date(2025, 7, 1),
+        weights={**HEALTHCARE, "emotional-value": "20", "outcome": "20"},
+        user=None,
+    )
+
+    # then its change shows the January weights as before, and its own as after
+    change = WeightChange.objects.get(effective_from=date(2025, 7, 1))
+    assert change.before == {code: f"{value}.00" for code, value in HEALTHCARE.items()}
+    assert change.after["emotional-value"] == "20.00"
+    assert change.after["outcome"] == "20.00"
+
+
 def test_weights_that_do_not_sum_to_100_are_refused_naming_the_total(
     admin_client_: Client, dimensions: dict[str, Dimension]
 ) -> None:
