@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from feedback.models import ComplaintCategory
+from accounts.models import User
+from feedback.models import ComplaintCategory, ImprovementAction
 from surveys.models import Channel
 
 
@@ -23,3 +25,40 @@ class ComplaintForm(forms.Form):
         error_messages={"required": _("Choose the channel the complaint came in on.")},
     )
     summary = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:  # type: ignore[override]
+        return obj.display_name
+
+
+class ImprovementActionForm(forms.ModelForm):
+    """A new improvement action: what, who owns it, which departments, by when."""
+
+    owner = OwnerChoiceField(
+        label=_("Owner"), queryset=User.objects.filter(is_active=True).order_by("username")
+    )
+
+    class Meta:
+        model = ImprovementAction
+        fields = [
+            "title",
+            "description",
+            "owner",
+            "lead_department",
+            "supporting_departments",
+            "deadline",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        }
+        help_texts = {
+            "supporting_departments": _("Comma-separated, e.g. Logistics, IT."),
+        }
+
+    def clean_deadline(self) -> object:
+        deadline = self.cleaned_data["deadline"]
+        if deadline < timezone.localdate():
+            raise forms.ValidationError(_("The deadline cannot be in the past."))
+        return deadline

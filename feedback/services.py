@@ -442,3 +442,12 @@ def cases_action_links_changed(case_ids: Iterable[int]) -> None:
     quarters' problem conversion."""
     for case_id in sorted(set(case_ids)):
         outbox_record(OutboxEvent.Kind.CASE_CHANGED, case_id)
+
+
+@transaction.atomic
+def action_create(*, case: Case | None = None, **fields: object) -> ImprovementAction:
+    """Create an improvement action, fed by the case it was started from (if any)."""
+    action = ImprovementAction.objects.create(**fields)
+    if case is not None:
+        case_link_action(case=case, action_id=action.pk)
+    return action

@@ -12,5 +12,6 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_detail, name="detail"),
     path("cases/<int:pk>/<str:action>/", views.case_act, name="act"),
     path("actions/", views.action_list, name="actions"),
+    path("actions/new/", views.action_create, name="action_create"),
     path("actions/<int:pk>/status/", views.action_status, name="action_status"),
 ]

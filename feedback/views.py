@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from csat.errors import ApplicationError
 from csat.query import query_choice
 from feedback import selectors, services
-from feedback.forms import ComplaintForm
+from feedback.forms import ComplaintForm, ImprovementActionForm
 from feedback.models import Case, ComplaintCategory, ImprovementAction
 from surveys.models import Customer
 from surveys.respond import text_in
@@ -186,8 +186,41 @@ def action_list(request: HttpRequest) -> HttpResponse:
         "statuses": ImprovementAction.Status.choices,
         "today": timezone.localdate(),
         "can_change": request.user.has_perm("feedback.change_improvementaction"),
+        "can_add": request.user.has_perm("feedback.add_improvementaction"),
     }
     return render(request, "feedback/action_list.html", context)
+
+
+@permission_required("feedback.add_improvementaction", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def action_create(request: HttpRequest) -> HttpResponse:
+    """A new improvement action; started from a case (?case=), it is fed by that case."""
+    case = None
+    case_id = request.GET.get("case", "")
+    if case_id:
+        case = (
+            selectors.case_list_for(request.user).filter(pk=int(case_id)).first()
+            if case_id.isdigit()
+            else None
+        )
+        if case is None:
+            return HttpResponse(
+                _("case: no case %(value)s that you can see.") % {"value": case_id[:20]},
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+    form = ImprovementActionForm(request.POST or None, initial={"owner": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        action = services.action_create(case=case, **form.cleaned_data)
+        messages.success(
+            request, _("Improvement action “%(title)s” created.") % {"title": action.title}
+        )
+        if case is not None:
+            return redirect("feedback:detail", pk=case.pk)
+        return redirect("feedback:actions")
+    status = 400 if form.errors else 200
+    context = {"form": form, "case": case}
+    return render(request, "feedback/action_create.html", context, status=status)
 
 
 @permission_required("feedback.change_improvementaction", raise_exception=True)

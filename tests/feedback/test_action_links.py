@@ -131,3 +131,77 @@ def test_an_admin_linking_cases_in_the_admin_recomputes_their_quarter(
     outbox_drain()
     assert set(DirtyPeriod.objects.values_list("period", "family")) == {("2025Q2", "cases")}
     assert _conversion() == 100.0
+
+
+def _new_action(**changes: str) -> dict[str, str]:
+    return {
+        "title": "Callback within four hours",
+        "description": "Complaints about slow after-sales replies.",
+        "owner": "",
+        "lead_department": "After-sales",
+        "supporting_departments": "Logistics, IT",
+        "deadline": (timezone.localdate() + timedelta(days=60)).isoformat(),
+        **changes,
+    }
+
+
+def test_a_manager_starts_an_action_from_a_case_and_the_case_feeds_it(
+    manager_client: Client, manager: User, case: Case
+) -> None:
+    # given the case page, which offers a new action fed by the case
+    page = manager_client.get(f"/cases/{case.pk}/").content.decode()
+    assert f'href="/actions/new/?case={case.pk}"' in page
+    form = manager_client.get(f"/actions/new/?case={case.pk}").content.decode()
+    assert f"Case #{case.pk} will feed this action." in form
+
+    # when the manager fills it in
+    response = manager_client.post(
+        f"/actions/new/?case={case.pk}", _new_action(owner=str(manager.pk)), follow=True
+    )
+
+    # then the action exists with what was typed, the case feeds it, and the rate follows
+    action = ImprovementAction.objects.get()
+    assert (action.title, action.owner, action.lead_department) == (
+        "Callback within four hours",
+        manager,
+        "After-sales",
+    )
+    assert action.supporting_departments == "Logistics, IT"
+    assert list(action.cases.all()) == [case]
+    assert response.redirect_chain[-1][0] == f"/cases/{case.pk}/"
+    assert "Improvement action “Callback within four hours” created." in response.content.decode()
+    outbox_drain()
+    assert _conversion() == 100.0
+
+
+def test_a_new_action_without_a_title_or_with_a_past_deadline_is_refused_naming_the_fields(
+    manager_client: Client, manager: User
+) -> None:
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    response = manager_client.post(
+        "/actions/new/", _new_action(title="", owner=str(manager.pk), deadline=yesterday)
+    )
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert "This field is required." in page.split('for="id_title"')[1].split("</div>")[0]
+    assert "The deadline cannot be in the past." in page
+    assert not ImprovementAction.objects.exists()
+
+
+def test_an_action_started_from_an_unknown_case_is_refused(
+    manager_client: Client, manager: User
+) -> None:
+    response = manager_client.post("/actions/new/?case=999999", _new_action(owner=str(manager.pk)))
+
+    assert response.status_code == 400
+    assert response.content.decode() == "case: no case 999999 that you can see."
+    assert not ImprovementAction.objects.exists()
+
+
+def test_staff_cannot_create_actions(staff_client: Client, staff: User) -> None:
+    page = staff_client.get("/actions/new/")
+    response = staff_client.post("/actions/new/", _new_action(owner=str(staff.pk)))
+
+    assert (page.status_code, response.status_code) == (403, 403)
+    assert not ImprovementAction.objects.exists()
