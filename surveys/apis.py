@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from csat.authentication import RecentTokenAuthentication
 from csat.errors import ApplicationError
+from csat.liveness import connection_check_without_round_trip
 from csat.permissions import has_perm
 from surveys import definitions, marking, selectors, services
 from surveys.ingest import TokenGrant
@@ -153,6 +154,7 @@ class ResponseCreateApi(APIView):
         if len(request.headers.get("Idempotency-Key", "").strip()) > 64:
             return None
         request.user = user  # as DRF's authentication sets it on the Django request
+        connection_check_without_round_trip(connection)
         app_label, codename = SUBMIT_PERMISSION.split(".")
         grants = TokenGrant(token.key, user.pk, app_label, codename)
         try:

@@ -218,3 +218,66 @@ def test_an_oversized_body_on_a_recent_token_is_413(
     assert answer.status_code == 413
     assert answer.json()["error"]["fields"]["body"][0].startswith("The request body is too large")
     assert Response.objects.count() == 1
+
+
+@pytest.fixture
+def persistent_checked_connection() -> Any:
+    """Connections as in production: kept between requests, health-checked when reused."""
+    from django.db import connection
+
+    saved = {key: connection.settings_dict[key] for key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")}
+    connection.settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
+    connection.close()
+    yield connection
+    connection.settings_dict.update(saved)
+    connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_path_checks_a_reused_connection_without_a_round_trip_and_survives_its_loss(
+    staff: User, nps_survey: Survey, postgres: None, persistent_checked_connection: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import psycopg2
+
+    from tests.conftest import database_url
+
+    connection = persistent_checked_connection
+    client = api_client(staff)
+    nps, why = _ids(nps_survey)
+    body = {"answers": {nps: 9, why: "ok"}}
+    checks: list[bool] = []
+    real_is_usable = connection.is_usable
+
+    def counted_is_usable() -> bool:
+        checks.append(usable := real_is_usable())
+        return usable
+
+    def post() -> Any:
+        # What request_started does in production (Django's test client leaves it out).
+        connection.close_if_unusable_or_obsolete()
+        return client.post(_url(nps_survey), body, format="json")
+
+    monkeypatch.setattr(connection, "is_usable", counted_is_usable)
+    assert post().status_code == 201
+    checks.clear()
+
+    # when the next call reuses the connection: no SELECT 1 before its insert
+    second = post()
+    assert (second.status_code, _fast(second), checks) == (201, True, [])
+
+    # and when the server has closed the connection in between
+    backend = connection.connection.info.backend_pid
+    killer = psycopg2.connect(database_url())
+    killer.autocommit = True
+    cursor = killer.cursor()
+    cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [backend])  # waits for its exit
+    assert cursor.fetchone() == (True,)
+    killer.close()
+    third = post()
+
+    # then Django's check sees it, reconnects, and the response is stored
+    assert third.status_code == 201
+    assert checks == [False]
+    assert connection.connection.info.backend_pid != backend
+    assert Response.objects.filter(survey=nps_survey).count() == 3
