@@ -9,12 +9,21 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from csat.models import OutboxEvent
 from csat.outbox import outbox_process
-from metrics import selectors, services, tasks
-from metrics.models import DirtyPeriod, FrozenQuarter, PeriodRollup, RecomputeJob, RollupClock
+from metrics import answers, selectors, services, tasks
+from metrics.models import (
+    AnswerCell,
+    AnswerSlice,
+    DirtyPeriod,
+    FrozenQuarter,
+    PeriodRollup,
+    RecomputeJob,
+    RollupClock,
+)
 from surveys.models import Response, Survey
 from surveys.services import response_submit
 
@@ -192,3 +201,30 @@ def test_refreshing_open_periods_twice_closes_windows_and_marks_periods_once(
 
     assert sorted(DirtyPeriod.objects.values_list("period", "family", "due_at")) == marked
     assert list(RollupClock.objects.values_list("name", "at")) == clock == [("repurchase", later)]
+
+
+def test_a_rebuild_that_writes_many_cells_refreshes_the_planners_statistics(
+    nps_survey: Survey, postgres: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given responses whose cells are not stored yet, and a threshold of one written row
+    for score in (3, 9, 10):
+        _submit(nps_survey, score, datetime(2025, 5, 1, tzinfo=SHANGHAI))
+    AnswerCell.objects.all().delete()
+    AnswerSlice.objects.all().delete()
+    Response.objects.update(in_rollup=False)
+    monkeypatch.setattr(answers, "ANALYZE_AFTER_ROWS", 1)
+
+    # when the rebuild writes them
+    services.metrics_rebuild()
+
+    # then the planner's row counts of the rollup tables are those of the rows written
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+            "('metrics_answercell', 'metrics_answerslice')"
+        )
+        estimated = dict(cursor.fetchall())
+    assert estimated == {
+        "metrics_answercell": AnswerCell.objects.count(),
+        "metrics_answerslice": AnswerSlice.objects.count(),
+    }
