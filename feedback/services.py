@@ -419,7 +419,7 @@ def case_link_action(*, case: Case, action_id: int | str | None) -> ImprovementA
         )
     if not action.cases.filter(pk=case.pk).exists():
         action.cases.add(case)
-        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+        metrics_mark_dirty([case.quarter], [PeriodRollup.Family.CASES])
     return action
 
 
@@ -433,15 +433,15 @@ def case_unlink_action(*, case: Case, action_id: int | str | None) -> Improvemen
             {"action": [_("The case does not feed this improvement action.")]},
         )
     action.cases.remove(case)
-    outbox_record(OutboxEvent.Kind.CASE_CHANGED, case.pk)
+    metrics_mark_dirty([case.quarter], [PeriodRollup.Family.CASES])
     return action
 
 
 def cases_action_links_changed(case_ids: Iterable[int]) -> None:
     """Cases linked to or unlinked from actions elsewhere (the admin): recompute their
-    quarters' problem conversion."""
-    for case_id in sorted(set(case_ids)):
-        outbox_record(OutboxEvent.Kind.CASE_CHANGED, case_id)
+    quarters' problem conversion (a link changes no other quarter)."""
+    quarters = Case.objects.filter(pk__in=list(case_ids)).values_list("quarter", flat=True)
+    metrics_mark_dirty(quarters, [PeriodRollup.Family.CASES])
 
 
 @transaction.atomic

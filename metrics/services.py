@@ -298,7 +298,10 @@ def metrics_rebuild(
         # own, side by side (most of their time is a single-process query).
         with ThreadPoolExecutor(max_workers=len(stored)) as pool:
             running = [
-                pool.submit(_family_store_alone, family, years, as_of, skip) for family in stored
+                pool.submit(
+                    answers.on_own_connection, families.family_store, family, years, as_of, skip
+                )
+                for family in stored
             ]
             for step, finished in enumerate(as_completed(running), start=2):
                 finished.result()
@@ -312,16 +315,6 @@ def metrics_rebuild(
                 RecomputeJob.objects.filter(pk=job.pk).update(steps_done=step)
     weights_store_for_periods(scope, skip=skip)
     DirtyPeriod.objects.filter(period__in=scope, due_at__lte=as_of).delete()
-
-
-def _family_store_alone(
-    family: str, quarters: Sequence[str], as_of: datetime, skip: set[str]
-) -> None:
-    """Store one family on this thread's own connection, then close it."""
-    try:
-        families.family_store(family, quarters, as_of, skip=skip)
-    finally:
-        connection.close()
 
 
 def weights_store_for_periods(quarters: Sequence[str], skip: Iterable[str] = ()) -> None:

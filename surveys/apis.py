@@ -70,6 +70,14 @@ class SurveyListApi(APIView):
 
 
 SUBMIT_PERMISSION = "surveys.add_response"
+# What a submission raises when it is refused and stored nothing.
+REFUSALS = (
+    services.DefinitionChanged,
+    ApplicationError,
+    serializers.ValidationError,
+    exceptions.APIException,
+    Http404,
+)
 
 
 @dataclass(frozen=True)
@@ -161,13 +169,7 @@ class ResponseCreateApi(APIView):
             body, status_code = self._store(
                 _Call(data=data, headers=request.headers, user=user), kwargs["public_id"], grants
             )
-        except (
-            services.DefinitionChanged,
-            ApplicationError,
-            serializers.ValidationError,
-            exceptions.APIException,
-            Http404,
-        ):
+        except REFUSALS:
             # Refused, or nothing stored: DRF's path confirms the token and answers (post()).
             return None
         self.args, self.kwargs = args, kwargs
@@ -249,13 +251,7 @@ class ResponseCreateApi(APIView):
         grants = TokenGrant(request.auth.key, request.user.pk, app_label, codename)
         try:
             return self._post(request, public_id, grants)
-        except (
-            services.DefinitionChanged,
-            ApplicationError,
-            serializers.ValidationError,
-            exceptions.APIException,
-            Http404,
-        ):
+        except REFUSALS:
             # Refused, or nothing stored, on a token this process saw recently: confirm the
             # token with the database (401 or 403 as usual), then answer with it. Any other
             # error propagates: the call may have stored its response, so it is not retried.
