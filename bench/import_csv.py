@@ -16,6 +16,9 @@ its peak memory is that process's ru_maxrss (from wait4):
 - `floor`: a second reference, the same rows put into the real response and answer tables by
   PostgreSQL alone (COPY into a staging table, then INSERT ... SELECT with their indexes and
   foreign-key checks), no Python per row: what the schema itself costs;
+- `store`: the floor of any import into this schema: COPY of the finished rows (those the
+  `floor` produced, ids and all) straight into the real tables, with the foreign-key checks
+  and without them (session_replication_role = replica);
 - `upload`: the upload service (the file into the database, recognised, mapped);
 - `validate`: the dry run that lists every bad row (the task's service function);
 - `import`: the import task's service function `import_job_run` (chunks through COPY into
@@ -214,6 +217,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     log(f"COPY into a plain table: {copies} s")
     floor, _rss = run_phase("floor", args)
     log(f"SQL alone into the real tables: {floor}")
+    store, _rss = run_phase("store", args)
+    log(f"COPY of the finished rows into the real tables: {store}")
     upload, upload_rss = run_phase("upload", args)
     log(f"upload: {upload['seconds']} s, peak RSS {upload_rss:.0f} MiB")
     job = str(upload["job"])
@@ -249,6 +254,13 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "sql_floor_s": floor["seconds"],
         "sql_floor_breakdown_s": floor["breakdown"],
         "import_rows_vs_sql_floor": _ratio(rows_s, floor["seconds"]),
+        "store_floor_s": store["with_foreign_keys"]["seconds"],
+        "store_floor_breakdown_s": store["with_foreign_keys"]["breakdown"],
+        "store_floor_vs_copy": _ratio(store["with_foreign_keys"]["seconds"], copy_s),
+        "import_vs_store_floor": _ratio(import_s, store["with_foreign_keys"]["seconds"]),
+        "store_floor_no_fk_s": store["without_foreign_keys"]["seconds"],
+        "store_floor_no_fk_breakdown_s": store["without_foreign_keys"]["breakdown"],
+        "store_floor_no_fk_vs_copy": _ratio(store["without_foreign_keys"]["seconds"], copy_s),
         "import_rows_vs_copy": _ratio(rows_s, copy_s),
         "validate_s": validate["seconds"],
         "validate_vs_copy": _ratio(validate["seconds"], copy_s),
@@ -437,11 +449,59 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM surveys_response")
         rows = cursor.fetchone()[0]
+        # The finished rows, for the `store` phase: COPY of exactly what an import stores.
+        for table in STORED_TABLES:
+            with _stored_file(args, table).open("wb") as handle:
+                cursor.copy_expert(f"COPY {table} TO STDOUT", handle)
         cursor.execute("TRUNCATE surveys_answer, surveys_response CASCADE")
         cursor.execute("VACUUM ANALYZE surveys_response")
         cursor.execute("VACUUM ANALYZE surveys_answer")
     assert rows == args.rows, rows
     return {"seconds": seconds, "breakdown": spent}
+
+
+STORED_TABLES = ("surveys_response", "surveys_answer")
+
+
+def _stored_file(args: argparse.Namespace, table: str) -> Path:
+    return args.file.parent / f"{table}.copy"
+
+
+def phase_store(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor of any import into this schema: COPY of the finished rows (the responses and
+    answers the `floor` phase produced, ids and all) straight into the real tables, with
+    their indexes and unique constraints, once with the foreign-key checks and once without
+    them (session_replication_role = replica: superuser only, the triggers skipped). No
+    import code can store these rows faster than COPY of the rows themselves."""
+    import psycopg2
+
+    connection = psycopg2.connect(args.database_url)
+    result: dict[str, Any] = {}
+    for name, role in (("with_foreign_keys", "origin"), ("without_foreign_keys", "replica")):
+        spent: dict[str, float] = {}
+        elapsed = _timer()
+        with connection, connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL session_replication_role = {role}")
+            for table in STORED_TABLES:
+                with _stored_file(args, table).open("rb") as handle:
+                    cursor.copy_expert(f"COPY {table} FROM STDIN", handle)
+                spent[table] = round(elapsed() - sum(spent.values()), 3)
+        seconds = elapsed()
+        spent["commit_foreign_keys"] = round(seconds - sum(spent.values()), 3)
+        with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM surveys_response")
+            rows = cursor.fetchone()[0]
+            cursor.execute("TRUNCATE surveys_answer, surveys_response CASCADE")
+        assert rows == args.rows, rows
+        result[name] = {"seconds": seconds, "breakdown": spent}
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE surveys_response")
+        cursor.execute("VACUUM ANALYZE surveys_answer")
+    connection.close()
+    for table in STORED_TABLES:
+        _stored_file(args, table).unlink()
+    return result
 
 
 def _no_enqueue() -> None:
@@ -602,6 +662,7 @@ PHASES = {
     "setup": phase_setup,
     "copy": phase_copy,
     "floor": phase_floor,
+    "store": phase_store,
     "upload": phase_upload,
     "validate": phase_validate,
     "import": phase_import,

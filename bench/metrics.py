@@ -10,6 +10,8 @@ One run (re)creates the benchmark database, migrates it, generates the data insi
 - the reference: one raw aggregate scan over the answers joined to their responses
   (RAW_SCAN_SQL, best of 3), measured before the first build and again in the state of the
   steady-state rebuilds (the figure the 3x target is compared with);
+- the floor of any rebuild of these rollups: the joined answers grouped into the finest
+  cells, only counted, on the rebuild's id ranges and connections (best of 2);
 - the first `metrics_rebuild()` (it also flips `in_rollup` on every counted response), then
   VACUUM ANALYZE of the responses (what autovacuum does after such an update), then the
   steady-state `metrics_rebuild()` (best of 2: the nightly recompute);
@@ -377,6 +379,8 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     vacuum, _rss = steps.run("vacuum", "vacuum", large, n)
     raw, _rss = steps.run("raw", "raw", large, n)
     log(f"raw scan, steady state: best {raw['best_s']:.2f} s")
+    grouping, _rss = steps.run("grouping", "grouping", large, n, errors)
+    log(f"grouping into the finest cells alone: {grouping}")
     steady = [steps.run("rebuild_1", "rebuild", large, n)]
     # A second run only when the first finished: a capped one is a lower bound already.
     if not steady[0][0]["timed_out"]:
@@ -443,6 +447,10 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         "first_build_breakdown_s": first["breakdown_s"],
         "rebuild_vs_raw": _ratio(rebuild_s, raw["best_s"]),
         "rebuild_vs_raw_before_first_build": _ratio(rebuild_s, raw_fresh["best_s"]),
+        "grouping_floor_s": grouping.get("best_s"),
+        "grouping_floor_cells": grouping.get("cells"),
+        "grouping_floor_vs_raw": _ratio(grouping.get("best_s"), raw["best_s"]),
+        "rebuild_vs_grouping_floor": _ratio(rebuild_s, grouping.get("best_s")),
         "pandas_s": pandas.get("seconds"),
         "pandas_rows": pandas.get("rows"),
         "pandas_peak_rss_mib": round(pandas_rss, 1),
@@ -968,6 +976,45 @@ def phase_raw(args: argparse.Namespace) -> dict[str, Any]:
     return {"best_s": min(times), "times_s": times, "groups": len(groups)}
 
 
+def phase_grouping(args: argparse.Namespace) -> dict[str, Any]:
+    """The floor of any rebuild of the answer rollups: the answers joined to their responses
+    and grouped into the finest cells (the ten keys every filter combination is summed from),
+    only counted, nothing summed or stored; split into id ranges grouped side by side on
+    METRICS_REBUILD_CONNECTIONS connections, as the rebuild does (best of 2)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.conf import settings
+    from django.db import connection
+
+    from metrics import answers
+
+    keys = ", ".join(expression for _name, expression in answers._ROW_KEYS)
+    count = settings.METRICS_REBUILD_CONNECTIONS
+    with connection.cursor() as cursor:
+        ranges = answers._id_ranges(cursor, count)
+
+    def grouped(bounds: tuple[int, int]) -> int:
+        with connection.cursor() as cursor:
+            answers._rebuild_settings(cursor, local=False)
+            cursor.execute("SET enable_sort = off")
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT {keys} FROM surveys_answer a "
+                "JOIN surveys_response r ON r.id = a.response_id "
+                f"WHERE a.number IS NOT NULL AND {answers._range_sql(*bounds)} "
+                f"GROUP BY {keys}) g"
+            )
+            return int(cursor.fetchone()[0])
+
+    times = []
+    cells = 0
+    for _run in range(2):
+        elapsed = _timer()
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            cells = sum(pool.map(lambda bounds: answers.on_own_connection(grouped, bounds), ranges))
+        times.append(elapsed())
+    return {"best_s": min(times), "times_s": times, "connections": count, "cells": cells}
+
+
 @contextmanager
 def _statement_timings(into: list[tuple[float, str]]) -> Iterator[None]:
     from django.db import connection
@@ -1350,6 +1397,7 @@ def phase_reads(args: argparse.Namespace) -> dict[str, Any]:
 PHASES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "setup": phase_setup,
     "raw": phase_raw,
+    "grouping": phase_grouping,
     "rebuild": phase_rebuild,
     "vacuum": phase_vacuum,
     "explain": phase_explain,
