@@ -202,6 +202,13 @@ class CaseCell(CellAttributes):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="case_cell_key")]
+        # As for the answer cells: an agent's cells of one channel and segment, found without
+        # stepping through the touchpoints and teams that come first in the key.
+        indexes = [
+            models.Index(
+                fields=["quarter", "agent_id", "channel", "segment"], name="case_cell_agent_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.quarter} cases: {self.cases}"
@@ -218,6 +225,11 @@ class ReachCell(CellAttributes):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=list(CELL_FIELDS), name="reach_cell_key")]
+        indexes = [
+            models.Index(
+                fields=["quarter", "agent_id", "channel", "segment"], name="reach_cell_agent_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.quarter} reach: {self.delivered}/{self.interactions}"
