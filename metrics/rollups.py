@@ -186,7 +186,7 @@ def period_families(
     """Several families' components per (period, member): one query for the slices."""
     use = _uses_slices(filters, by)
     if use is None:
-        return {name: period_rollups(periods, name, filters, by) for name in names}
+        return _combined_families(periods, names, filters, by)
     kind, value = use
     rows = PeriodRollup.objects.filter(
         period__in=[period.label for period in periods], family__in=names, slice_kind=kind
@@ -205,10 +205,37 @@ def period_rollups(
     periods: Sequence[Period], family: str, filters: Filters, by: str | None = None
 ) -> dict[tuple[str, str], Components]:
     """A family's components per (period, member)."""
-    if _uses_slices(filters, by) is not None:
-        return period_families(periods, [family], filters, by)[family]
-    if family == PeriodRollup.Family.CATEGORIES:
-        return _categories(periods, filters)
+    return period_families(periods, [family], filters, by)[family]
+
+
+def _combined_families(
+    periods: Sequence[Period], names: Sequence[str], filters: Filters, by: str | None
+) -> dict[str, dict[tuple[str, str], Components]]:
+    """Families summed from their cells for a combination of filters (or per member of
+    `by`), with their non-additive figures (coverage, the first-response median, categories):
+    stored ones read for every family in one query, the others computed and stored."""
+    results: dict[str, dict[tuple[str, str], Components]] = {}
+    wanted: dict[str, dict[tuple[str, str], tuple[datetime, Filters]]] = {}
+    for family in names:
+        if family == PeriodRollup.Family.CATEGORIES:
+            results[family], wanted[family] = {}, _categories_wanted(periods, filters)
+        else:
+            results[family], wanted[family] = _cell_family(periods, family, filters, by)
+    figures = combinations_figures(periods, wanted)
+    for family, result in results.items():
+        if family == PeriodRollup.Family.CATEGORIES:
+            result.update(figures[family])
+            continue
+        for key, components in result.items():
+            components.update(figures[family][key])
+    return results
+
+
+def _cell_family(
+    periods: Sequence[Period], family: str, filters: Filters, by: str | None
+) -> tuple[dict[tuple[str, str], Components], dict[tuple[str, str], tuple[datetime, Filters]]]:
+    """A case or reach family's additive components per (period, member) from its cells, and
+    the non-additive figures it needs: (the as-of moment of the cells, the filters)."""
     model: type[CaseCell] | type[ReachCell] = (
         CaseCell if family == PeriodRollup.Family.CASES else ReachCell
     )
@@ -234,16 +261,13 @@ def period_rollups(
     result: dict[tuple[str, str], Components] = {
         key: dict(values[""]) for key, values in _spread(periods, rows).items()
     }
-    wanted: dict[tuple[str, str], tuple[datetime, dict[str, str]]] = {}
+    wanted: dict[tuple[str, str], tuple[datetime, Filters]] = {}
     for label, member in result:
         narrowed = dict(filters)
         if by is not None:
             narrowed[by] = member
         wanted[(label, member)] = (_period_as_of(label, periods, as_of), narrowed)
-    figures = combination_figures(family, periods, wanted)
-    for key, components in result.items():
-        components.update(figures[key])
-    return result
+    return result, wanted
 
 
 # The filters each non-additive figure depends on: cases have no survey, interactions
@@ -278,47 +302,51 @@ def combination_compute(
     return _coverage_from_interactions(label, periods, filters, as_of)
 
 
-def combination_figures(
-    family: str,
+def combinations_figures(
     periods: Sequence[Period],
-    wanted: Mapping[tuple[str, str], tuple[datetime, Filters]],
-) -> dict[tuple[str, str], Components]:
-    """The non-additive components of combinations per (period, member), given the as-of
-    moment of the period's cells and the filters: stored ones (one query), the others
-    computed and stored.
+    wanted: Mapping[str, Mapping[tuple[str, str], tuple[datetime, Filters]]],
+) -> dict[str, dict[tuple[str, str], Components]]:
+    """The non-additive components of combinations per family and (period, member), given
+    the as-of moment of the period's cells and the filters: stored ones (one query for every
+    family), the others computed and stored.
 
     A row is served only for the moment it was computed as of: one left by a read that raced
     a recompute (computed from the cells before it) is never matched again. Concurrent first
     reads compute the same figure; the unique key keeps one row (ON CONFLICT DO NOTHING).
     """
     keys = {
-        key: (key[0], combination_key(family, narrowed), moment)
-        for key, (moment, narrowed) in wanted.items()
+        (family, key): (family, key[0], combination_key(family, narrowed), moment)
+        for family, family_wanted in wanted.items()
+        for key, (moment, narrowed) in family_wanted.items()
     }
-    stored: dict[tuple[str, str, datetime], Components] = {}
+    stored: dict[tuple[str, str, str, datetime], Components] = {}
     if keys:
         rows = CombinationRollup.objects.filter(
-            family=family,
-            period__in={period for period, _key, _moment in keys.values()},
-            filters__in={key for _period, key, _moment in keys.values()},
-        ).values_list("period", "filters", "as_of", "components")
-        stored = {(period, key, moment): components for period, key, moment, components in rows}
-    result: dict[tuple[str, str], Components] = {}
-    fresh: dict[tuple[str, str, datetime], Components] = {}
-    for key, (moment, narrowed) in wanted.items():
-        stored_key = keys[key]
-        components = stored.get(stored_key, fresh.get(stored_key))
-        if components is None:
-            components = combination_compute(family, key[0], periods, narrowed, moment)
-            fresh[stored_key] = components
-        result[key] = dict(components)
+            family__in={family for family, _period, _key, _moment in keys.values()},
+            period__in={period for _family, period, _key, _moment in keys.values()},
+            filters__in={key for _family, _period, key, _moment in keys.values()},
+        ).values_list("family", "period", "filters", "as_of", "components")
+        stored = {
+            (family, period, key, moment): components
+            for family, period, key, moment, components in rows
+        }
+    result: dict[str, dict[tuple[str, str], Components]] = {family: {} for family in wanted}
+    fresh: dict[tuple[str, str, str, datetime], Components] = {}
+    for family, family_wanted in wanted.items():
+        for key, (moment, narrowed) in family_wanted.items():
+            stored_key = keys[(family, key)]
+            components = stored.get(stored_key, fresh.get(stored_key))
+            if components is None:
+                components = combination_compute(family, key[0], periods, narrowed, moment)
+                fresh[stored_key] = components
+            result[family][key] = dict(components)
     if fresh:
         CombinationRollup.objects.bulk_create(
             [
                 CombinationRollup(
                     period=period, family=family, filters=key, as_of=moment, components=components
                 )
-                for (period, key, moment), components in fresh.items()
+                for (family, period, key, moment), components in fresh.items()
             ],
             ignore_conflicts=True,
         )
@@ -382,9 +410,12 @@ def _coverage_from_interactions(
     return {name: int(row[name] or 0) for name in families.COVERAGE_AGGREGATES}
 
 
-def _categories(periods: Sequence[Period], filters: Filters) -> dict[tuple[str, str], Components]:
-    """Complaints and distinct customers per category for a combination of filters, as of
-    the moment of the period's case cells (computed on first read, then stored).
+def _categories_wanted(
+    periods: Sequence[Period], filters: Filters
+) -> dict[tuple[str, str], tuple[datetime, Filters]]:
+    """The periods whose complaints and distinct customers per category a combination of
+    filters needs, as of the moment of the period's case cells (computed on first read, then
+    stored).
 
     A quarter's case cells and its case rollups are written together, as of one moment: the
     quarter's "all" row gives it in one index lookup (no row: the quarter has no case)."""
@@ -395,12 +426,11 @@ def _categories(periods: Sequence[Period], filters: Filters) -> dict[tuple[str, 
         slice_value="",
     ).values_list("period", "as_of")
     as_of = dict(moments)
-    wanted = {
+    return {
         (period.label, ""): (_period_as_of(period.label, periods, as_of), dict(filters))
         for period in periods
         if any(quarter.label in as_of for quarter in period_quarters(period))
     }
-    return combination_figures(PeriodRollup.Family.CATEGORIES, periods, wanted)
 
 
 def _categories_from_cases(
