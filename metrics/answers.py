@@ -626,7 +626,7 @@ def _rebuild_tables(
         _upsert("metrics_answerslice", SLICE_KEY, f"SELECT * FROM {SLICE_DELTA_TABLE}",
                 add=COMPONENTS)
     )  # fmt: skip
-    _analyze_after(cursor, "metrics_answerslice", max(cursor.rowcount, 0))
+    analyze_after(cursor, "metrics_answerslice", max(cursor.rowcount, 0))
     cursor.execute(f"DROP TABLE {SLICE_DELTA_TABLE}")
     # Slices emptied by the differences, or by an incremental update taking a response away.
     empty = " AND ".join(f"{name} = 0" for name in COMPONENTS)
@@ -662,7 +662,7 @@ def _fresh_cells(cursor: Any, where: str, params: dict[str, Any]) -> str:
 ANALYZE_AFTER_ROWS = 10_000
 
 
-def _analyze_after(cursor: Any, table: str, changed: int) -> None:
+def analyze_after(cursor: Any, table: str, changed: int) -> None:
     """Refresh the planner's statistics of a rollup table after a large write (a first
     build, a recompute that changed much): a dashboard read planned with the statistics of an
     empty table filters thousands of cells through the wrong index (measured at 10M
@@ -717,7 +717,7 @@ def _sync(
     cursor.execute(
         f"DELETE FROM {table} WHERE ({keys}) IN (SELECT {keys} FROM {DELTA_TABLE} WHERE fresh = 0)"
     )
-    _analyze_after(cursor, table, written + max(cursor.rowcount, 0))
+    analyze_after(cursor, table, written + max(cursor.rowcount, 0))
     if not keep_delta:
         cursor.execute(f"DROP TABLE {DELTA_TABLE}")
 

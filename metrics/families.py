@@ -276,6 +276,7 @@ def _insert_cells(
             f"SELECT {', '.join(values)} FROM ({sql}) x",
             [connection.ops.adapt_datetimefield_value(as_of), *params],
         )
+        answers.analyze_after(cursor, model._meta.db_table, max(cursor.rowcount, 0))
 
 
 def _slices_from_cells(
@@ -504,6 +505,8 @@ def _store_periods(
         if period in wanted
     ]
     PeriodRollup.objects.bulk_create(rows, batch_size=1000)
+    with connection.cursor() as cursor:
+        answers.analyze_after(cursor, PeriodRollup._meta.db_table, len(rows))
     return len(rows)
 
 

@@ -18,6 +18,7 @@ from metrics import answers, selectors, services, tasks
 from metrics.models import (
     AnswerCell,
     AnswerSlice,
+    CaseCell,
     DirtyPeriod,
     FrozenQuarter,
     PeriodRollup,
@@ -217,14 +218,19 @@ def test_a_rebuild_that_writes_many_cells_refreshes_the_planners_statistics(
     # when the rebuild writes them
     services.metrics_rebuild()
 
-    # then the planner's row counts of the rollup tables are those of the rows written
+    # then the planner's row counts of the rollup tables are those of the rows written,
+    # the case family's (the detractor's follow-up case) included
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, reltuples FROM pg_class WHERE relname IN "
-            "('metrics_answercell', 'metrics_answerslice')"
+            "('metrics_answercell', 'metrics_answerslice', 'metrics_casecell', "
+            "'metrics_periodrollup')"
         )
         estimated = dict(cursor.fetchall())
+    assert CaseCell.objects.exists()
     assert estimated == {
         "metrics_answercell": AnswerCell.objects.count(),
         "metrics_answerslice": AnswerSlice.objects.count(),
+        "metrics_casecell": CaseCell.objects.count(),
+        "metrics_periodrollup": PeriodRollup.objects.count(),
     }
