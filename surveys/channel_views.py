@@ -23,6 +23,7 @@ from surveys.forms import PhoneStartForm, QrForm
 from surveys.models import Channel, Customer, Survey
 from surveys.qr import qr_image, qr_link
 from surveys.respond import (
+    form_submission_key,
     language_supported,
     question_views,
     raw_answers_from_post,
@@ -136,7 +137,7 @@ def phone_entry(request: HttpRequest) -> HttpResponse:
                 channel=Channel.PHONE,
                 customer=customer,
                 agent=request.user,  # type: ignore[arg-type]
-                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                submission_key=form_submission_key(request.POST),
                 language=customer.language,
             )
         except ApplicationError as error:

@@ -234,6 +234,20 @@ def survey_questions(survey: Survey) -> list[Question]:
     return list(survey.questions.prefetch_related("choices", "rows").order_by("position"))
 
 
+# A form's retry key (the hidden `submission_key` of the web, QR, embed and phone forms) is
+# stored under this prefix, apart from the API's ("api:<user>:<Idempotency-Key>"): a posted
+# key can never name another client's API response.
+FORM_KEY_PREFIX = "form:"
+
+
+def form_submission_key(post: QueryDict) -> str | None:
+    """The stored retry key of a posted form, or None when it has none."""
+    posted = post.get("submission_key", "")
+    if not posted:
+        return None
+    return (FORM_KEY_PREFIX + posted)[: Response._meta.get_field("submission_key").max_length]
+
+
 def raw_answers_from_post(data: QueryDict, questions: Sequence[Question]) -> dict[str, Any]:
     """The answers of a posted respondent form, keyed by question id, as
     services.answers_validate takes them."""

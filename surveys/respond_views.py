@@ -23,6 +23,7 @@ from surveys import branding, selectors, services
 from surveys.models import Channel, Invitation, Response, Survey
 from surveys.qr import qr_source_read
 from surveys.respond import (
+    form_submission_key,
     language_for_request,
     question_views,
     raw_answers_from_post,
@@ -137,7 +138,7 @@ def survey_respond(request: HttpRequest, public_id: str) -> HttpResponse:
                 channel=Channel.QR if source else Channel.WEB,
                 touchpoint=source.touchpoint if source else None,
                 source_label=source.location if source else "",
-                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                submission_key=form_submission_key(request.POST),
                 language=language,
                 **_client(request),
             )
@@ -262,7 +263,7 @@ def survey_embed(request: HttpRequest, public_id: str) -> HttpResponse:
                 survey=survey,
                 raw_answers=raw,
                 channel=Channel.EMBED,
-                submission_key=request.POST.get("submission_key", "")[:80] or None,
+                submission_key=form_submission_key(request.POST),
                 language=language,
                 **_client(request),
             )

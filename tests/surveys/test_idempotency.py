@@ -3,6 +3,8 @@ with a different body is refused (422) and stores nothing; keys are scoped by AP
 
 from __future__ import annotations
 
+from django.test import Client
+
 from accounts.models import Role, User
 from accounts.services import user_create
 from csat.models import OutboxEvent
@@ -91,3 +93,26 @@ def test_the_fingerprint_of_the_canonical_body_is_stored_with_the_response(
 
     expected = hashlib.sha256(('{"answers":{"' + nps + '":9}}').encode()).hexdigest()
     assert Response.objects.get().submission_fingerprint == expected
+
+
+def test_a_public_form_posting_an_api_key_cannot_take_an_api_clients_response(
+    client: Client, staff: User, nps_survey: Survey
+) -> None:
+    # given a respondent's form post whose hidden retry key spells an API client's key
+    nps = _nps(nps_survey)
+    posted = client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": f"api:{staff.pk}:T-42", f"q{nps}": "2"},
+    )
+    assert posted.status_code == 302
+
+    # when that API client sends its own response with the key T-42
+    sent = api_client(staff).post(
+        _url(nps_survey), {"answers": {nps: 9}}, format="json", HTTP_IDEMPOTENCY_KEY="T-42"
+    )
+
+    # then it is stored as a new response with its own answer, not answered with the form's
+    assert sent.status_code == 201
+    stored = Response.objects.get(pk=sent.json()["id"])
+    assert (stored.channel, stored.answers.get().number) == ("api", 9)
+    assert Response.objects.count() == 2

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from csat.models import OutboxEvent
-from surveys.models import Invitation, Survey
+from surveys.models import Invitation, Response, Survey
 from surveys.outreach import invitations, sms, tasks
 from tests.surveys.outreach_fixtures import (
     SmsStub,
@@ -238,3 +240,32 @@ def test_receipts_are_refused_until_a_secret_is_configured(db: None) -> None:
     )
 
     assert response.status_code == 503
+
+
+def test_customer_answers_through_the_link_the_provider_was_given(
+    nps_survey: Survey, sms_stub: SmsStub, settings: Any, client: Client
+) -> None:
+    # given an SMS invitation handed to the provider (the local stub) by the send task
+    settings.SITE_URL = "https://csat.example.com"
+    make_customer("C-1", phone="+8613800000001")
+    invitation = _invite(nps_survey)
+    assert tasks.invitation_send(invitation.pk) == "sent"
+    (request,) = sms_stub.received
+    link = re.search(
+        r"https://csat\.example\.com(/i/[A-Za-z0-9_\-]+/)", request["json"]["message"]["text"]
+    )
+    assert link, request["json"]["message"]["text"]
+
+    # when the customer opens that link and answers
+    page = client.get(link.group(1))
+    field = re.search(r'type="radio" name="(q\d+)"', page.content.decode())
+    assert page.status_code == 200
+    assert field
+    answered = client.post(link.group(1), {field.group(1): "4", "action": "submit"}, follow=True)
+
+    # then the response is stored once, on the SMS channel, for that invitation and customer
+    assert answered.status_code == 200
+    response = Response.objects.get()
+    assert (response.channel, response.invitation_id) == ("sms", invitation.pk)
+    assert Response.objects.filter(customer__external_id="C-1").count() == 1
+    assert response.answers.get().number == 4
