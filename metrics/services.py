@@ -250,6 +250,9 @@ def metrics_request_recompute(
     return job
 
 
+NIGHTLY_REASON = "nightly"
+
+
 def metrics_run_recompute(job_id: int) -> bool:
     """Run a recompute job; progress is kept on the job. A finished job is not run again,
     but a running one is: it is redelivered only when its worker died (acks late), and the
@@ -270,6 +273,10 @@ def metrics_run_recompute(job_id: int) -> bool:
     RecomputeJob.objects.filter(pk=job_id).update(
         status=RecomputeJob.Status.DONE, finished_at=timezone.now()
     )
+    if job.reason == NIGHTLY_REASON:
+        # After the night's full recompute, not before it: a quarter that settles tonight is
+        # frozen with tonight's numbers (a frozen quarter is skipped by the recompute).
+        metrics_freeze_closed()
     return True
 
 

@@ -30,10 +30,11 @@ def metrics_refresh_open_periods() -> None:
 
 @shared_task(name="metrics.tasks.metrics_nightly")
 def metrics_nightly() -> None:
-    """Nightly: re-derive recent purchase links, full recompute, freeze settled quarters."""
+    """Nightly: re-derive recent purchase links, then a full recompute job that freezes the
+    settled quarters when it is done."""
     now = timezone.now()
     services.responses_link_purchases(
         submitted_since=now - families.repurchase_window() - timedelta(days=1)
     )
-    services.metrics_request_recompute(reason="nightly")
-    services.metrics_freeze_closed(now)
+    # The job freezes the settled quarters once it has recomputed them.
+    services.metrics_request_recompute(reason=services.NIGHTLY_REASON)

@@ -177,6 +177,26 @@ def test_frozen_quarter_keeps_its_snapshot_until_an_admin_recompute(nps_survey: 
     assert FrozenQuarter.objects.filter(quarter="2024Q1").exists()
 
 
+def test_the_nightly_freezes_a_settling_quarter_after_recomputing_it(nps_survey: Survey) -> None:
+    # given a counted response of 2024Q1 later found to be spam, its rollups not yet corrected
+    response = _submit(nps_survey, 10, datetime(2024, 2, 1, tzinfo=SHANGHAI))
+    services.metrics_rebuild()
+    Response.objects.filter(pk=response.pk).update(is_spam=True)
+
+    with time_machine.travel(datetime(2025, 1, 1, tzinfo=SHANGHAI), tick=False):
+        # when beat's nightly task runs, the night 2024Q1 settles, and then its job
+        tasks.metrics_nightly()
+        assert not FrozenQuarter.objects.exists()
+        job = RecomputeJob.objects.get(reason="nightly")
+        assert tasks.metrics_run_recompute(job.pk) is True
+
+    # then 2024Q1 is frozen with the recomputed numbers (no data), not the stale ones
+    figure = selectors.metric_figures("2024Q1")["nps"]
+    assert FrozenQuarter.objects.filter(quarter="2024Q1").exists()
+    assert figure is not None
+    assert (figure.n, figure.value) == (0, None)
+
+
 def test_open_periods_are_refreshed_as_time_passes(nps_survey: Survey) -> None:
     now = datetime(2025, 5, 1, tzinfo=SHANGHAI)
 
