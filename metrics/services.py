@@ -437,5 +437,8 @@ def weights_set(
         if effective_from <= period_last_day(Quarter.parse(label))
         and (end is None or period_last_day(Quarter.parse(label)) < end.effective_from)
     ]
-    metrics_request_recompute(reason=_("Weights changed"), quarters=affected, user=user)
+    if affected:
+        # An empty list would mean every quarter to the job: a version for quarters without
+        # data yet (a future date) has nothing to recompute.
+        metrics_request_recompute(reason=_("Weights changed"), quarters=affected, user=user)
     return profile

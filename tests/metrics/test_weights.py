@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 
 from metrics import selectors
 from metrics.models import RecomputeJob, WeightChange, WeightProfile
+from metrics.periods import Quarter, period_last_day
 from metrics.services import metrics_rebuild, weights_profile_in_force, weights_set
 from surveys.models import Dimension, Question, Survey
 from surveys.services import response_submit
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 HEALTHCARE = {
     "response-speed": "15",
     "technical-ability": "25",
@@ -27,13 +31,21 @@ def dimensions(db: None) -> dict[str, Dimension]:
     return {code: Dimension.objects.create(code=code, name=code) for code in HEALTHCARE}
 
 
+def _respond_in_2025q1(survey: Survey) -> None:
+    nps = survey.questions.get(kind="nps")
+    with time_machine.travel(datetime(2025, 2, 1, tzinfo=SHANGHAI), tick=False):
+        response_submit(survey=survey, raw_answers={str(nps.pk): 9})
+
+
 def _form(weights: dict[str, str], day: str = "2025-01-01") -> dict[str, str]:
     return {"effective_from": day, **{f"weight_{code}": value for code, value in weights.items()}}
 
 
 def test_admin_saves_weights_and_the_change_is_recorded(
-    admin_client_: Client, dimensions: dict[str, Dimension]
+    admin_client_: Client, dimensions: dict[str, Dimension], nps_survey: Survey
 ) -> None:
+    _respond_in_2025q1(nps_survey)  # the first quarter the new version applies to
+
     response = admin_client_.post("/settings/weights/", _form(HEALTHCARE))
 
     assert response.status_code == 302
@@ -43,7 +55,22 @@ def test_admin_saves_weights_and_the_change_is_recorded(
     assert change.before == {}
     assert change.after["emotional-value"] == "30.00"
     assert change.changed_by.username == "ada.admin"
-    assert RecomputeJob.objects.get().reason == "Weights changed"
+    job = RecomputeJob.objects.get()
+    assert (job.reason, job.quarters[0]) == ("Weights changed", "2025Q1")
+
+
+def test_a_version_for_quarters_without_data_queues_no_recompute(
+    dimensions: dict[str, Dimension], nps_survey: Survey
+) -> None:
+    # given responses of 2025Q1, recomputed up to the current quarter
+    _respond_in_2025q1(nps_survey)
+
+    # when a version from the next quarter is saved
+    next_quarter = period_last_day(Quarter.current()) + timedelta(days=1)
+    weights_set(effective_from=next_quarter, weights=HEALTHCARE, user=None)
+
+    # then nothing is recomputed (an empty list of quarters would have meant all of them)
+    assert not RecomputeJob.objects.exists()
 
 
 def test_a_new_version_records_the_weights_it_replaces_from_its_date(
@@ -221,8 +248,9 @@ def test_the_new_version_form_starts_from_the_weights_in_force_and_the_log_names
 
 
 def test_chinese_admin_reads_the_recompute_reason_in_chinese(
-    admin_client_: Client, dimensions: dict[str, Dimension]
+    admin_client_: Client, dimensions: dict[str, Dimension], nps_survey: Survey
 ) -> None:
+    _respond_in_2025q1(nps_survey)
     admin_client_.post("/settings/weights/", _form(HEALTHCARE))  # the job is recorded in English
     admin_client_.cookies["django_language"] = "zh-hans"
 
