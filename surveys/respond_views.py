@@ -179,7 +179,7 @@ def invite_respond(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "surveys/invite_missing.html", status=404)
     survey = invitation.survey
     language = language_for_request(request, survey, invited=_invitation_language(invitation))
-    existing = Response.objects.filter(invitation=invitation).first()
+    existing = services.invitation_response(invitation)
     if existing is not None and existing.status == Response.Status.COMPLETE:
         return _page(request, "surveys/invite_answered.html", {"survey": survey}, language)
     if services.invitation_is_expired(invitation):

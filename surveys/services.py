@@ -408,6 +408,18 @@ def invitation_is_expired(invitation: Invitation) -> bool:
     return invitation.expires_at is not None and invitation.expires_at <= timezone.now()
 
 
+def invitation_response(invitation: Invitation) -> Response | None:
+    """The invitation's response as its customer sees it: a partial one is resumed, a complete
+    one closes the link."""
+    return _as_seen(Response.objects.filter(invitation=invitation).first())
+
+
+def _as_seen(holder: Response | None) -> Response | None:
+    """A test response (staff trying a personal link) is none at all to the customer: it
+    never blocks their own answers (metrics.md)."""
+    return None if holder is not None and holder.is_test else holder
+
+
 def _submit_for_invitation(
     *,
     survey: Survey,
@@ -424,7 +436,8 @@ def _submit_for_invitation(
             _("This invitation is for another survey."), {"invitation": [_("Wrong survey.")]}
         )
     for _attempt in range(2):
-        existing = Response.objects.filter(invitation=invitation).first()
+        holder = Response.objects.filter(invitation=invitation).first()
+        existing = _as_seen(holder)
         if existing is not None and existing.status == Response.Status.COMPLETE:
             return existing, False
         if invitation_is_expired(invitation):
@@ -453,6 +466,9 @@ def _submit_for_invitation(
         }
         try:
             with transaction.atomic():
+                if holder is not None and existing is None:
+                    # A test response lets go of the invitation for the customer's own.
+                    Response.objects.filter(pk=holder.pk, is_test=True).update(invitation=None)
                 if existing is None:
                     response = Response.objects.create(
                         survey=survey, invitation=invitation, **fields

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from csat.models import OutboxEvent
+from surveys.marking import response_mark
 from surveys.models import Channel, Invitation, Response, Survey
 from surveys.services import response_submit
 from tests.surveys.builders import customer, full_answers, multi_kind_survey, questions_by_kind
@@ -93,6 +94,28 @@ def test_a_used_link_says_thank_you_and_stores_nothing_more(
     assert Response.objects.count() == 1
     assert Response.objects.get().answers.get(question__kind="nps").number == 9
     assert OutboxEvent.objects.count() == 1
+
+
+def test_a_staff_test_answer_on_the_link_does_not_block_the_customers_own(
+    client: Client, invitation: Invitation, staff: User
+) -> None:
+    # given a staff member who tried the personal link and marked that answer as a test
+    client.post(f"/i/{invitation.token}/", full_answers(invitation.survey, nps=10))
+    tried = Response.objects.get()
+    response_mark(response=tried, is_test=True, by=staff)
+
+    # when the customer opens the link and answers
+    page = client.get(f"/i/{invitation.token}/", HTTP_ACCEPT_LANGUAGE="en")
+    answered = client.post(f"/i/{invitation.token}/", full_answers(invitation.survey, nps=3))
+
+    # then they get the form, and their answers are the invitation's response; the test one stays
+    assert page.status_code == 200
+    assert "You have already answered this survey" not in page.content.decode()
+    assert answered.status_code == 302
+    own = Response.objects.get(invitation=invitation)
+    assert (own.is_test, own.answers.get(question__kind="nps").number) == (False, 3)
+    tried.refresh_from_db()
+    assert (tried.is_test, tried.invitation_id) == (True, None)
 
 
 def test_partial_save_counts_nothing_and_resume_prefills_then_completes_in_place(
