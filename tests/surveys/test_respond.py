@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -14,6 +15,7 @@ from django.test import Client
 
 from accounts.models import User
 from csat.models import OutboxEvent
+from surveys import branding
 from surveys.models import Answer, Question, Response, Survey
 from surveys.respond import language_pick, survey_text, text_in
 from surveys.services import survey_create_nps
@@ -284,3 +286,37 @@ def test_errors_follow_the_page_language_not_the_interface_cookie(
     assert refused["Content-Language"] == "zh-hans"
     assert "此问题为必答题。" in page
     assert "This question needs an answer." not in page
+
+
+@pytest.mark.parametrize("stylesheet", ["respond.css", "phone.css", "base.css"])
+def test_focus_outlines_stand_out_from_the_page_background(stylesheet: str) -> None:
+    """WCAG 1.4.11: a focus indicator needs 3:1 against what surrounds it (the outline is
+    offset from the control, so it is drawn on the page background: white or #f5f7fa)."""
+    found = finders.find(f"css/{stylesheet}")
+    assert isinstance(found, str)
+    css = Path(found).read_text()
+    variables = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+    outlines = re.findall(r"outline:\s*3px solid ([^;]+);", css)
+    colours = {
+        variables[match.group(1)] if (match := re.fullmatch(r"var\(--([a-z-]+)\)", o)) else o
+        for o in outlines
+    }
+
+    assert outlines
+    for colour in colours:
+        for background in ("#ffffff", "#f5f7fa"):
+            assert branding.contrast(colour, background) >= 3, (colour, background)
+
+
+def test_a_logo_over_the_size_limit_is_refused_naming_its_size(settings: Any) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    settings.SURVEY_LOGO_MAX_BYTES = 2_000
+    image = BytesIO()
+    Image.effect_noise((120, 120), 64).convert("RGB").save(image, format="PNG")
+    assert len(image.getvalue()) > 2_000
+
+    with pytest.raises(ValueError, match=r"The logo is too large: \d+ KB, at most 2 KB\."):
+        branding.logo_clean(image.getvalue())
