@@ -423,3 +423,32 @@ def test_an_imported_file_is_not_kept_once_imported(nps_survey: Survey) -> None:
     job = run(check(job, nps_columns(nps_survey)))
 
     assert job.parts.count() == 0
+
+
+def test_customer_rows_with_a_bad_email_or_phone_are_listed_and_good_phones_normalised(
+    db: None,
+) -> None:
+    # given a customer file with a good row, a bad email and a phone that is no number
+    content = (
+        "id,email,phone\n"
+        "C-7,ann@example.com,+86 138-0000-0007\n"
+        "C-8,not-an-email,13800000008\n"
+        "C-9,bo@example.com,call me\n"
+    )
+
+    # when it is checked and imported
+    job = import_file(
+        content, {0: "external_id", 1: "email", 2: "phone"}, kind=ImportJob.Kind.CUSTOMERS
+    )
+
+    # then each bad row is in the report naming its column, and only the good row is stored,
+    # its phone as the customer page stores one
+    assert [(row, column, value) for row, column, value, _message in _problems(job)] == [
+        (3, "email", "not-an-email"),
+        (4, "phone", "call me"),
+    ]
+    assert (
+        _problems(job)[1][3]
+        == "Enter a phone number of 6 to 15 digits, optionally starting with +."
+    )
+    assert list(Customer.objects.values_list("external_id", "phone")) == [("C-7", "+8613800000007")]

@@ -27,6 +27,7 @@ from surveys.imports.schemas.base import (
     text_of,
 )
 from surveys.models import Customer, Purchase, Segment
+from surveys.outreach.customers import phone_normalise
 
 # ---------------------------------------------------------------- customers
 
@@ -121,8 +122,12 @@ class CustomerSchema(RowSchema):
             values["email"] = email
         if "phone" in self.mapping:
             phone = text_of(self.cell(cells, "phone"))
-            if len(phone) > 32:
-                problems.append(("phone", _("Keep it under %(max)s characters.") % {"max": 33}))
+            if phone:
+                # As the customer page and the API have it: the digits an SMS can be sent to.
+                try:
+                    phone = phone_normalise(phone)
+                except ValueError as error:
+                    problems.append(("phone", str(error)))
             values["phone"] = phone
         if "language" in self.mapping:
             spelled = text_of(self.cell(cells, "language"))
