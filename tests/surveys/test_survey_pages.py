@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import User
 from csat.models import OutboxEvent
-from surveys.models import Answer, Channel, Response, Survey
+from surveys.models import Answer, Channel, Customer, Invitation, Response, Survey
 from surveys.services import survey_create_nps
 
 
@@ -133,6 +133,41 @@ def test_ip_and_browser_are_not_stored_by_default(client: Client, nps_survey: Su
     )
 
     assert Response.objects.values_list("ip_address", "user_agent").get() == (None, "")
+
+
+def test_ip_and_browser_are_stored_when_the_survey_asks_for_them(
+    client: Client, nps_survey: Survey
+) -> None:
+    # given a survey whose privacy switch stores client details, and a personal invitation
+    nps_survey.stores_client_details = True
+    nps_survey.save()
+    invitation = Invitation.objects.create(
+        survey=nps_survey,
+        customer=Customer.objects.create(external_id="C-1"),
+        channel=Channel.EMAIL,
+        status=Invitation.Status.SENT,
+    )
+    key, names = _form(client, nps_survey)
+
+    # when one answer comes from the public link and one from the personal link
+    client.post(
+        f"/s/{nps_survey.public_id}/",
+        {"submission_key": key, names["nps"]: "7"},
+        HTTP_USER_AGENT="Phone/1.0",
+        REMOTE_ADDR="203.0.113.7",
+    )
+    client.post(
+        f"/i/{invitation.token}/",
+        {names["nps"]: "9", "action": "submit"},
+        HTTP_USER_AGENT="Tablet/2.0",
+        REMOTE_ADDR="198.51.100.9",
+    )
+
+    # then both keep their address and browser
+    assert sorted(Response.objects.values_list("channel", "ip_address", "user_agent")) == [
+        (Channel.EMAIL, "198.51.100.9", "Tablet/2.0"),
+        (Channel.WEB, "203.0.113.7", "Phone/1.0"),
+    ]
 
 
 def test_customer_text_is_escaped_on_the_staff_page(
