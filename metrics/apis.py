@@ -152,7 +152,8 @@ class RepurchaseApi(APIView):
         tables = serializers.DictField(
             child=serializers.ListField(child=serializers.DictField()),
             help_text='One table per scored kind and scale ("nps 0-10", "csat 1-5"), '
-            "a row per score band: band, n, repurchased, rate, window_open.",
+            "a row per score band: band, n, repurchased, rate, its 95% interval (low, high), "
+            "is_low_sample (1-29 decided answers), window_open.",
         )
 
     @extend_schema(

@@ -107,7 +107,7 @@ def _trends(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable
 
 def _repurchase(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iterable[Row]]:
     headers = [_("Scale"), _("Score band"), _("Answers"), _("Repurchased"), _("Rate %"),
-               _("Window open")]  # fmt: skip
+               _("95% low"), _("95% high"), _("Window open")]  # fmt: skip
     tables = selectors.repurchase_table(quarter.label, filters or None)
     rows = [
         [
@@ -116,6 +116,8 @@ def _repurchase(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iter
             row["n"],
             row["repurchased"],
             row["rate"],
+            row["low"],
+            row["high"],
             row["window_open"],
         ]
         for name, table in tables.items()

@@ -522,7 +522,8 @@ def repurchase_table(
     period_label: str, filters: Filters | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Repurchase rate per score band for each scored kind and scale ("nps 0-10",
-    "csat 1-5"...), with the answers whose window is still open; only identified customers."""
+    "csat 1-5"...) with its 95% (Wilson) interval and low-sample flag, and the answers whose
+    window is still open; only identified customers."""
     period = period_parse(period_label)
     scores = _tables(period, _clean(filters))
     tables: dict[tuple[str, int, int], dict[tuple[int, int], dict[str, int]]] = defaultdict(
@@ -545,12 +546,16 @@ def repurchase_table(
         for band_lo, band_hi in formulas.REPURCHASE_BANDS[(lo, hi)]:
             counts = tables[(kind, lo, hi)].get((band_lo, band_hi), {})
             n, bought = counts.get("n", 0), counts.get("repurchased", 0)
+            low, high = formulas.wilson_interval(bought, n) or (None, None)
             rows.append(
                 {
                     "band": f"{band_lo}-{band_hi}",
                     "n": n,
                     "repurchased": bought,
                     "rate": formulas.rate(bought, n),
+                    "low": low,
+                    "high": high,
+                    "is_low_sample": formulas.is_low_sample(n),
                     "window_open": counts.get("open", 0),
                 }
             )

@@ -705,6 +705,9 @@ class Oracle:
                     "n": n,
                     "repurchased": bought,
                     "rate": 100 * bought / n if n else None,
+                    "low": wilson(bought, n)[0] if n else None,
+                    "high": wilson(bought, n)[1] if n else None,
+                    "is_low_sample": 1 <= n <= 29,
                     "window_open": still_open,
                 }
                 for (first, last), (n, bought, still_open) in bands.items()

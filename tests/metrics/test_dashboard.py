@@ -431,6 +431,19 @@ def test_repurchase_of_the_current_quarter_says_why_windows_are_open_and_links_a
     # and that quarter has rates and no note
     closed = manager_client.get("/dashboard/analysis/?period=2026Q2&channel=email")
     assert 'data-testid="repurchase-window-note"' not in closed.content.decode()
+    # with each band's 95% interval and, under 30 decided answers, the low-sample flag
+    table = re.search(
+        r'data-testid="repurchase-table">(.*?)</table>', closed.content.decode(), re.S
+    )
+    assert table is not None
+    rows = dict(re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table.group(1)))
+    cells = {band: re.findall(r"<td[^>]*>(.*?)</td>", row) for band, row in rows.items()}
+    assert [re.sub(r"<[^>]+>", "", cell) for cell in cells["3-4"][:2]] == [
+        "0.0% low sample",
+        "0.0–79.3%",
+    ]
+    assert cells["9-10"][1] == "0.0–49.0%"  # 0 of 4 answers
+    assert cells["0-2"][1] == ""  # no answer, no interval
     chinese = manager_client.get(
         "/dashboard/analysis/?period=2026Q3&channel=email", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9"
     ).content.decode()
