@@ -12,6 +12,7 @@ from csat.views import healthz
 from feedback.apis import CaseActionApi, CaseListApi
 from metrics.apis import (
     ComplaintCategoriesApi,
+    DimensionsApi,
     MetricDetailApi,
     MetricListApi,
     RepurchaseApi,
@@ -38,6 +39,7 @@ api_urlpatterns = [
     path("targets/status/", TargetStatusApi.as_view(), name="target-status"),
     path("targets/<int:pk>/", TargetDetailApi.as_view(), name="target-detail"),
     path("metrics/scores/", ScoreDistributionApi.as_view(), name="score-distribution"),
+    path("metrics/dimensions/", DimensionsApi.as_view(), name="dimensions"),
     path(
         "metrics/complaint-categories/",
         ComplaintCategoriesApi.as_view(),

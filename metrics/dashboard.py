@@ -308,10 +308,11 @@ def distribution_for(quarter: Quarter, filters: Filters) -> dict[str, list[dict[
     return result
 
 
-def dimension_rows(quarter: Quarter, filters: Filters) -> list[dict[str, Any]]:
-    """Each dimension's score with its weight in the profile the composite index used."""
-    scores = selectors.dimension_figures(quarter.label, _or_none(filters))
-    composite = selectors.period_figure(quarter.label, "composite", _or_none(filters))
+def dimension_rows(period: str, filters: Filters) -> list[dict[str, Any]]:
+    """Each dimension's score in a period (a quarter or a year) with its weight in the
+    profile the composite index used."""
+    scores = selectors.dimension_figures(period, _or_none(filters))
+    composite = selectors.period_figure(period, "composite", _or_none(filters))
     weights = (composite.details.get("weights") or {}) if composite is not None else {}
     names = dict(Dimension.objects.values_list("code", "name"))
     codes = sorted(set(scores) | set(weights), key=lambda code: names.get(code, code))

@@ -146,7 +146,7 @@ def _dimensions(quarter: Quarter, filters: dashboard.Filters) -> tuple[Row, Iter
     headers = [_("Dimension"), _("Score (0-100)"), "n", _("Weight %")]
     rows = [
         [row["name"], row["score"], row["n"], row["weight"]]
-        for row in dashboard.dimension_rows(quarter, filters)
+        for row in dashboard.dimension_rows(quarter.label, filters)
     ]
     composite = selectors.period_figure(quarter.label, "composite", filters or None)
     if composite is not None:

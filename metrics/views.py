@@ -231,7 +231,7 @@ def _analysis(quarter: Quarter, filters: dashboard.Filters) -> dict[str, Any]:
         },
         "nps": nps,
         "composition": dashboard.nps_composition(nps),
-        "dimensions": dashboard.dimension_rows(quarter, filters),
+        "dimensions": dashboard.dimension_rows(quarter.label, filters),
         "composite": selectors.period_figure(quarter.label, "composite", filters or None),
         # The version that produced the index, named so a manager can find it on the weights page.
         "weight_profile": services.weights_profile_in_force(period_last_day(quarter)),

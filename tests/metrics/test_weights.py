@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -185,6 +186,52 @@ def test_composite_index_weighs_dimension_scores(
     assert figure is not None
     # speed 100 (weight 15), outcome 50 (weight 10): (15*100 + 10*50) / 25 = 80
     assert figure.value == pytest.approx(80.0)
+
+
+def test_dimension_scores_and_weights_are_read_from_the_api_as_the_page_shows_them(
+    dimensions: dict[str, Dimension], manager_client: Client
+) -> None:
+    # given a response scoring speed 5 of 5 and outcome 3 of 5, under the healthcare weights
+    survey = Survey.objects.create(title="Dimensions")
+    speed, outcome = (
+        Question.objects.create(
+            survey=survey, position=position, kind="csat", text=code, dimension=dimensions[code]
+        )
+        for position, code in ((1, "response-speed"), (2, "outcome"))
+    )
+    weights_set(effective_from=date(2020, 1, 1), weights=HEALTHCARE, user=None)
+    response, _created = response_submit(
+        survey=survey, raw_answers={str(speed.pk): 5, str(outcome.pk): 3}
+    )
+    metrics_rebuild()
+
+    # when the API is asked for the quarter, and for its year
+    quarter = manager_client.get(f"/api/v1/metrics/dimensions/?period={response.quarter}")
+    year = manager_client.get(f"/api/v1/metrics/dimensions/?period={response.quarter[:4]}")
+    refused = manager_client.get("/api/v1/metrics/dimensions/?period=2025Q5")
+
+    # then each dimension has its normalised score, n and weight; one without data is null
+    rows = {row["code"]: row for row in quarter.json()["dimensions"]}
+    assert quarter.status_code == 200
+    assert (rows["response-speed"]["value"], rows["response-speed"]["n"]) == (100.0, 1)
+    assert (rows["outcome"]["value"], rows["outcome"]["weight"]) == (50.0, 10.0)
+    assert rows["outcome"]["is_low_sample"] is True
+    assert rows["emotional-value"]["value"] is None
+    assert rows["emotional-value"]["weight"] == 30.0
+    assert year.json()["dimensions"] == quarter.json()["dimensions"]
+    assert refused.status_code == 400
+    assert "period" in refused.json()["error"]["fields"]
+    # and the analysis page shows the same scores
+    page = manager_client.get(f"/dashboard/analysis/?period={response.quarter}").content.decode()
+    table = re.search(r'data-testid="dimensions-table">(.*?)</table>', page, re.S)
+    assert table is not None
+    shown = {
+        name: re.sub(r"<[^>]+>", "", score)
+        for name, score in re.findall(
+            r'<tr><th scope="row">(.*?)</th><td class="num"[^>]*>(.*?)</td>', table.group(1)
+        )
+    }
+    assert (shown["response-speed"], shown["outcome"]) == ("100.0", "50.0")
 
 
 def test_a_bad_weight_is_named_by_its_dimension_beside_its_field_and_nothing_is_saved(
