@@ -632,6 +632,25 @@ def test_wilson_interval_narrows_as_n_grows_for_a_fixed_share(
 
 
 @given(
+    st.lists(st.integers(min_value=1, max_value=7), min_size=2, max_size=60),
+    st.integers(min_value=2, max_value=50),
+)
+def test_mean_margin_shrinks_as_n_grows_for_the_same_spread(values: list[int], factor: int) -> None:
+    # given CES answers, and the same answers `factor` times over (same mean, same spread)
+    def margin(sample: list[int]) -> float | None:
+        return mean_margin(float(sum(sample)), float(sum(v * v for v in sample)), len(sample))
+
+    small, large = margin(values), margin(values * factor)
+    assert small is not None
+    assert large is not None
+    # when the margins are compared / then the larger sample is narrower (or both 0)
+    if small == 0:
+        assert large == 0
+    else:
+        assert large < small
+
+
+@given(
     st.dictionaries(
         st.sampled_from(sorted(HEALTHCARE_WEIGHTS)),
         st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
