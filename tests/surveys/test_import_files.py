@@ -113,6 +113,29 @@ def test_a_file_over_the_size_limit_is_refused(db: None, settings: object) -> No
     assert refused.status_code == 413
 
 
+def test_a_workbook_that_unpacks_over_the_limit_is_refused_and_nothing_is_stored(
+    db: None, settings: object
+) -> None:
+    # given a small .xlsx whose repetitive sheet compresses well (a zip bomb in miniature)
+    settings.IMPORT_MAX_XLSX_UNPACKED_MB = 1  # type: ignore[attr-defined]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id", "name"])
+    for index in range(30_000):
+        sheet.append([f"C-{index}", "the same long name " * 3])
+    content = io.BytesIO()
+    book.save(content)
+    assert len(content.getvalue()) < 1024 * 1024
+
+    # when it is uploaded / then it is refused before it is read, naming the limit
+    refused = _refused(content.getvalue(), "panel.xlsx")
+    assert refused.message == (
+        "The workbook unpacks to more than 1 MB: split it into smaller files."
+    )
+    assert not ImportJob.objects.exists()
+
+
 def test_semicolon_and_tab_separated_files_are_recognised(db: None) -> None:
     semicolons = upload(b"id;name\nC-1;Ann, Jr.\n", kind=ImportJob.Kind.CUSTOMERS)
     tabs = upload(b"id\tname\nC-2\tBo\n", kind=ImportJob.Kind.CUSTOMERS, name="x.tsv")
