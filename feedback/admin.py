@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from csat.admin import RecordAdmin
 from feedback.models import Case, ComplaintCategory, ImprovementAction, SlaPolicy
 from feedback.services import cases_action_links_changed
 
@@ -18,7 +19,9 @@ class ComplaintCategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(RecordAdmin):
+    """Worked on the case pages (first response, resolution, contacts, links to actions)."""
+
     list_display = ("pk", "kind", "status", "customer", "category", "opened_at", "resolved_at")
     list_filter = ("kind", "status", "category")
     raw_id_fields = ("customer", "response", "agent", "assignee")

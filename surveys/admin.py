@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from csat.admin import RecordAdmin, RecordInline
 from surveys.models import Answer, Customer, Dimension, Question, Response, Survey, Touchpoint
 from surveys.outreach import admin as outreach_admin  # noqa: F401 (registers its models)
 
@@ -20,14 +21,16 @@ class SurveyAdmin(admin.ModelAdmin):
     inlines = [QuestionInline]
 
 
-class AnswerInline(admin.TabularInline):
+class AnswerInline(RecordInline):
     model = Answer
-    extra = 0
-    readonly_fields = ("question", "grid_row", "choice", "number", "text")
+    fields = ("question", "grid_row", "choice", "number", "text")
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(RecordAdmin):
+    """Marked as test or spam on the survey's responses page (or by the API), which takes the
+    response out of the metrics and closes its follow-up case."""
+
     list_display = ("pk", "survey", "channel", "status", "submitted_at", "is_test", "is_spam")
     list_filter = ("channel", "status", "is_test", "is_spam")
     raw_id_fields = ("customer", "agent")

@@ -1,9 +1,11 @@
-"""Admin for outreach: touchpoint rules (configuration), sends, invitations, interactions."""
+"""Admin for outreach: touchpoint rules (configuration); sends, invitations, interactions and
+purchases to look at (csat.admin.RecordAdmin)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from csat.admin import RecordAdmin
 from surveys.models import Interaction, Invitation, Purchase, SurveySend, TouchpointRule
 
 
@@ -14,14 +16,14 @@ class TouchpointRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveySend)
-class SurveySendAdmin(admin.ModelAdmin):
+class SurveySendAdmin(RecordAdmin):
     list_display = ("survey", "channel", "audience", "segment", "scheduled_for", "created_by")
     list_filter = ("channel", "audience")
     raw_id_fields = ("survey", "created_by")
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(RecordAdmin):
     list_display = ("pk", "survey", "customer", "channel", "status", "due_at", "sent_at")
     list_filter = ("channel", "status", "suppression_reason")
     raw_id_fields = ("survey", "customer", "send", "interaction", "agent")
@@ -29,13 +31,13 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(RecordAdmin):
     list_display = ("pk", "customer", "touchpoint", "agent", "occurred_at")
     list_filter = ("touchpoint",)
     raw_id_fields = ("customer", "agent")
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(RecordAdmin):
     list_display = ("pk", "customer", "purchased_at", "amount", "external_id")
     raw_id_fields = ("customer",)
