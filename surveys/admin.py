@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from csat.admin import RecordAdmin, RecordInline
 from surveys.models import Answer, Customer, Dimension, Question, Response, Survey, Touchpoint
@@ -30,6 +33,13 @@ class AnswerInline(RecordInline):
 class ResponseAdmin(RecordAdmin):
     """Marked as test or spam on the survey's responses page (or by the API), which takes the
     response out of the metrics and closes its follow-up case."""
+
+    def get_exclude(self, request: HttpRequest, obj: Response | None = None) -> Any:
+        # An anonymous survey's answers are never tied to the customer, and the personal link
+        # they came through names one: the link stays (one response per link) but is not shown.
+        if obj is not None and obj.survey.is_anonymous:
+            return ("invitation",)
+        return super().get_exclude(request, obj)
 
     list_display = ("pk", "survey", "channel", "status", "submitted_at", "is_test", "is_spam")
     list_filter = ("channel", "status", "is_test", "is_spam")

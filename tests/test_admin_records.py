@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from surveys.models import Interaction, Response, Survey
+from surveys.models import Channel, Customer, Interaction, Invitation, Response, Survey
 from surveys.services import response_submit
 
 
@@ -52,3 +52,29 @@ def test_an_interaction_cannot_be_added_without_its_quarter_from_the_admin(
 
     assert added.status_code == 403
     assert not Interaction.objects.exists()
+
+
+@pytest.mark.parametrize("anonymous", [True, False])
+def test_an_anonymous_response_does_not_show_the_personal_link_it_came_through(
+    admin_client_: Client, nps_survey: Survey, anonymous: bool
+) -> None:
+    # given a response through a personal link naming the customer
+    Survey.objects.filter(pk=nps_survey.pk).update(is_anonymous=anonymous)
+    invitation = Invitation.objects.create(
+        survey=nps_survey,
+        customer=Customer.objects.create(external_id="C-7", name="Li Wei"),
+        channel=Channel.EMAIL,
+        status=Invitation.Status.SENT,
+    )
+    nps = nps_survey.questions.get(kind="nps")
+    stored, _created = response_submit(
+        survey=Survey.objects.get(pk=nps_survey.pk),
+        raw_answers={str(nps.pk): 3},
+        invitation=invitation,
+    )
+
+    # when an admin opens it
+    page = admin_client_.get(f"/admin/surveys/response/{stored.pk}/change/").content.decode()
+
+    # then only an identified survey's response shows the link (and with it, the customer)
+    assert ("field-invitation" in page) is not anonymous
