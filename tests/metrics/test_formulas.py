@@ -603,15 +603,10 @@ def test_nps_margin_shrinks_as_n_grows_for_fixed_shares(
 ) -> None:
     # given fixed promoter and detractor shares at n and at factor * n
     promoters, detractors, n = sample
-    small = nps_margin(promoters, detractors, n)
-    large = nps_margin(factor * promoters, factor * detractors, factor * n)
-    assert small is not None
-    assert large is not None
-    # when the margins are compared / then the larger sample is narrower (or both 0)
-    if small == 0:
-        assert large == 0
-    else:
-        assert large < small
+    _assert_narrower(
+        nps_margin(promoters, detractors, n),
+        nps_margin(factor * promoters, factor * detractors, factor * n),
+    )
 
 
 @given(
@@ -640,10 +635,14 @@ def test_mean_margin_shrinks_as_n_grows_for_the_same_spread(values: list[int], f
     def margin(sample: list[int]) -> float | None:
         return mean_margin(float(sum(sample)), float(sum(v * v for v in sample)), len(sample))
 
-    small, large = margin(values), margin(values * factor)
+    _assert_narrower(margin(values), margin(values * factor))
+
+
+def _assert_narrower(small: float | None, large: float | None) -> None:
+    """When a margin at n and at factor * n are compared, the larger sample is narrower (or
+    both are 0)."""
     assert small is not None
     assert large is not None
-    # when the margins are compared / then the larger sample is narrower (or both 0)
     if small == 0:
         assert large == 0
     else:
