@@ -512,7 +512,7 @@ def _rebuild_in_parallel(
                 for start, end in ranges
             ] + [
                 f"INSERT INTO {FRESH_RESPONDENTS_TABLE} (quarter, customer_id, responses) "
-                + RESPONDENTS_SQL.format(where=f"r.id > {start} AND r.id <= {end} AND {where}")
+                + RESPONDENTS_SQL.format(where=f"{_ids_in('r.id', start, end)} AND {where}")
                 for start, end in ranges
             ]
             with ThreadPoolExecutor(max_workers=count) as pool:
@@ -532,13 +532,15 @@ def _rebuild_in_parallel(
             cursor.execute("SELECT pg_advisory_unlock(%s)", [ROLLUP_LOCK])
 
 
+def _ids_in(column: str, start: int, end: int) -> str:
+    """start < column <= end."""
+    return f"{column} > {int(start)} AND {column} <= {int(end)}"
+
+
 def _range_sql(start: int, end: int) -> str:
     """Responses with start < id <= end, and their answers (both read through their id
     indexes: ids follow the order of insertion, as do the rows)."""
-    return (
-        f"r.id > {int(start)} AND r.id <= {int(end)} "
-        f"AND a.response_id > {int(start)} AND a.response_id <= {int(end)}"
-    )
+    return f"{_ids_in('r.id', start, end)} AND {_ids_in('a.response_id', start, end)}"
 
 
 def _id_ranges(cursor: Any, count: int) -> list[tuple[int, int]]:

@@ -169,29 +169,30 @@ class RepurchaseApi(APIView):
         return ApiResponse(self.RepurchaseOutputSerializer(data).data)
 
 
+class DimensionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.FloatField(
+        allow_null=True, help_text="mean score normalised to 0-100; null means no data"
+    )
+    n = serializers.IntegerField(help_text="answers tagged with the dimension")
+    low = serializers.FloatField(allow_null=True, help_text="95% interval, low bound")
+    high = serializers.FloatField(allow_null=True, help_text="95% interval, high bound")
+    margin = serializers.FloatField(allow_null=True, help_text="95% margin (±)")
+    is_low_sample = serializers.BooleanField()
+    weight = serializers.FloatField(
+        allow_null=True,
+        help_text="percent in the weight profile the composite index used for the period",
+    )
+
+
 class DimensionsApi(APIView):
     permission_classes = [has_perm("metrics.view_dashboard")]
-
-    class DimensionSerializer(serializers.Serializer):
-        code = serializers.CharField()
-        name = serializers.CharField()
-        value = serializers.FloatField(
-            allow_null=True, help_text="mean score normalised to 0-100; null means no data"
-        )
-        n = serializers.IntegerField(help_text="answers tagged with the dimension")
-        low = serializers.FloatField(allow_null=True, help_text="95% interval, low bound")
-        high = serializers.FloatField(allow_null=True, help_text="95% interval, high bound")
-        margin = serializers.FloatField(allow_null=True, help_text="95% margin (±)")
-        is_low_sample = serializers.BooleanField()
-        weight = serializers.FloatField(
-            allow_null=True,
-            help_text="percent in the weight profile the composite index used for the period",
-        )
 
     class DimensionsOutputSerializer(serializers.Serializer):
         period = serializers.CharField()
         filters = serializers.DictField(child=serializers.CharField())
-        dimensions = serializers.ListField(child=serializers.DictField())
+        dimensions = DimensionSerializer(many=True)
 
     @extend_schema(
         parameters=PARAMETERS,
@@ -203,24 +204,21 @@ class DimensionsApi(APIView):
     )
     def get(self, request: Request) -> ApiResponse:
         period, filters = _query(request)
-        rows = []
-        for row in dashboard.dimension_rows(period, filters):
-            figure = row["figure"]
-            rows.append(
-                self.DimensionSerializer(
-                    {
-                        "code": row["code"],
-                        "name": row["name"],
-                        "value": figure.value if figure else None,
-                        "n": figure.n if figure else 0,
-                        "low": figure.low if figure else None,
-                        "high": figure.high if figure else None,
-                        "margin": figure.margin if figure else None,
-                        "is_low_sample": figure.is_low_sample if figure else False,
-                        "weight": row["weight"],
-                    }
-                ).data
-            )
+        rows = [
+            {
+                "code": row["code"],
+                "name": row["name"],
+                "value": figure.value if figure else None,
+                "n": figure.n if figure else 0,
+                "low": figure.low if figure else None,
+                "high": figure.high if figure else None,
+                "margin": figure.margin if figure else None,
+                "is_low_sample": figure.is_low_sample if figure else False,
+                "weight": row["weight"],
+            }
+            for row in dashboard.dimension_rows(period, filters)
+            for figure in [row["figure"]]
+        ]
         data = {"period": period, "filters": filters, "dimensions": rows}
         return ApiResponse(self.DimensionsOutputSerializer(data).data)
 

@@ -352,13 +352,25 @@ def metrics_freeze_closed(now: datetime | None = None) -> list[str]:
     return labels
 
 
-def metrics_nightly(now: datetime | None = None) -> None:
-    """Nightly: re-derive recent purchase links, rebuild every open quarter from source,
-    then freeze the settled ones."""
-    now = now or timezone.now()
+def _link_recent_purchases(now: datetime) -> None:
+    """Re-derive the purchase links of the responses whose repurchase window is still open."""
     responses_link_purchases(submitted_since=now - families.repurchase_window() - timedelta(days=1))
+
+
+def metrics_nightly(now: datetime | None = None) -> None:
+    """Nightly, in one call: re-derive recent purchase links, rebuild every open quarter from
+    source, then freeze the settled ones."""
+    now = now or timezone.now()
+    _link_recent_purchases(now)
     metrics_rebuild(as_of=now)
     metrics_freeze_closed(now)
+
+
+def metrics_nightly_request() -> RecomputeJob:
+    """Nightly, as beat runs it: re-derive recent purchase links, then a full recompute job,
+    which freezes the settled quarters when it is done (metrics_run_recompute)."""
+    _link_recent_purchases(timezone.now())
+    return metrics_request_recompute(reason=NIGHTLY_REASON)
 
 
 # ---------------------------------------------------------------- weights

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.utils import timezone
 
-from metrics import families, services
+from metrics import services
 
 
 @shared_task(name="metrics.tasks.metrics_run_recompute")
@@ -30,11 +27,6 @@ def metrics_refresh_open_periods() -> None:
 
 @shared_task(name="metrics.tasks.metrics_nightly")
 def metrics_nightly() -> None:
-    """Nightly: re-derive recent purchase links, then a full recompute job that freezes the
-    settled quarters when it is done."""
-    now = timezone.now()
-    services.responses_link_purchases(
-        submitted_since=now - families.repurchase_window() - timedelta(days=1)
-    )
-    # The job freezes the settled quarters once it has recomputed them.
-    services.metrics_request_recompute(reason=services.NIGHTLY_REASON)
+    """Nightly: recent purchase links, then a full recompute job that freezes the settled
+    quarters when it is done."""
+    services.metrics_nightly_request()
